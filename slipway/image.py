@@ -1,0 +1,52 @@
+"""Building the agent image, with progress, from the Dockerfile shipped in this package."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import docker
+from docker.errors import ImageNotFound
+
+IMAGE_CONTEXT = Path(__file__).parent / "agent_image"
+
+
+class ImageBuildError(RuntimeError):
+    pass
+
+
+def image_exists(client: docker.DockerClient, tag: str) -> bool:
+    try:
+        client.images.get(tag)
+        return True
+    except ImageNotFound:
+        return False
+
+
+def build_agent_image(
+    client: docker.DockerClient,
+    tag: str,
+    base_image: str,
+    progress: Callable[[str], None] = lambda _line: None,
+    context: Path = IMAGE_CONTEXT,
+) -> None:
+    """Build `tag` from `context` on `base_image`, reporting each build line to `progress`."""
+    progress(f"building {tag} on {base_image} from {context}")
+    stream = client.api.build(
+        path=str(context),
+        tag=tag,
+        buildargs={"BASE_IMAGE": base_image},
+        rm=True,
+        forcerm=True,
+        decode=True,
+        pull=False,
+    )
+    for chunk in stream:
+        if "error" in chunk:
+            raise ImageBuildError(str(chunk["error"]).strip())
+        text = chunk.get("stream") or chunk.get("status")
+        if text and text.strip():
+            progress(text.rstrip())
+    if not image_exists(client, tag):
+        raise ImageBuildError(f"build finished but {tag} is missing")
+    progress(f"built {tag}")
