@@ -107,6 +107,16 @@ class RunActivities:
         await asyncio.to_thread(self._record_status, inp)
 
     def _record_status(self, inp: RecordStatusInput) -> None:
+        severity = "error" if inp.status == "failed" else "info"
+        data: dict[str, Any] = {"from": inp.previous, "to": inp.status}
+        if inp.reason:
+            data["reason"] = inp.reason
+        # The event goes in before the row changes: a reader that sees the new status has
+        # every event up to it (the SSE stream relies on this to know when it may end).
+        self._events(
+            inp.run_id,
+            EventDraft(f"status:{inp.transition}", "status_changed", data, severity=severity),
+        )
         now = utcnow()
         with Session(self.engine) as session:
             run = session.get(Run, inp.run_id)
@@ -130,14 +140,6 @@ class RunActivities:
                 run.finished_at = now
             session.add(run)
             session.commit()
-        severity = "error" if inp.status == "failed" else "info"
-        data: dict[str, Any] = {"from": inp.previous, "to": inp.status}
-        if inp.reason:
-            data["reason"] = inp.reason
-        self._events(
-            inp.run_id,
-            EventDraft(f"status:{inp.transition}", "status_changed", data, severity=severity),
-        )
 
     # ---- workspace ----------------------------------------------------------------------
 

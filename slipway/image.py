@@ -28,17 +28,21 @@ def build_agent_image(
     tag: str,
     base_image: str,
     progress: Callable[[str], None] = lambda _line: None,
-    context: Path = IMAGE_CONTEXT,
 ) -> None:
-    """Build `tag` from `context` on `base_image`, reporting each build line to `progress`."""
-    progress(f"building {tag} on {base_image} from {context}")
+    """Build the agent image `tag` on `base_image`, reporting each build line to `progress`."""
+    progress(f"building {tag} on {base_image}")
+    build_image(client, tag, IMAGE_CONTEXT, {"BASE_IMAGE": base_image}, progress)
+
+
+def build_image(
+    client: docker.DockerClient,
+    tag: str,
+    context: Path,
+    buildargs: dict[str, str],
+    progress: Callable[[str], None] = lambda _line: None,
+) -> None:
     stream = client.api.build(
-        path=str(context),
-        tag=tag,
-        buildargs={"BASE_IMAGE": base_image},
-        rm=True,
-        forcerm=True,
-        decode=True,
+        path=str(context), tag=tag, buildargs=buildargs, rm=True, forcerm=True, decode=True,
         pull=False,
     )
     for chunk in stream:

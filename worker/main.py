@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from concurrent.futures import ThreadPoolExecutor
 
 import docker
 from temporalio.client import Client
@@ -27,20 +26,16 @@ log = logging.getLogger("slipway.worker")
 def build_workers(client: Client, settings: Settings) -> list[Worker]:
     engine = make_engine(settings.resolved_database_url)
     acts = RunActivities(settings, engine, docker.from_env())
-    executor = ThreadPoolExecutor(max_workers=32)
     shared = Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[RunWorkflow],
         activities=acts.shared_activities(),
-        activity_executor=executor,
     )
     host = Worker(
         client,
         task_queue=settings.host_task_queue,
         activities=acts.host_activities(),
-        activity_executor=executor,
-        max_concurrent_activities=100,
     )
     return [shared, host]
 
