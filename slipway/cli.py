@@ -70,16 +70,21 @@ def ensure_image(settings: Settings, base: str | None = None, force: bool = Fals
     import docker
     from docker.errors import DockerException
 
-    from slipway.image import ImageBuildError, build_agent_image, image_exists
+    from slipway.image import ImageBuildError, build_agent_image, image_exists, image_is_current
 
     try:
         client = docker.from_env()
         client.ping()
     except DockerException as e:
         raise SystemExit(f"slipway: cannot reach the Docker engine ({e}); is Docker running?")
-    if not force and image_exists(client, settings.agent_image):
+    if not force and image_is_current(client, settings.agent_image):
         return
-    _say(f"agent image {settings.agent_image} missing; building it (first start only)")
+    if force:
+        _say(f"building agent image {settings.agent_image}")
+    elif image_exists(client, settings.agent_image):
+        _say(f"agent image {settings.agent_image} is older than this Slipway; rebuilding it")
+    else:
+        _say(f"agent image {settings.agent_image} missing; building it (first start only)")
     try:
         build_agent_image(client, settings.agent_image, base or settings.agent_base_image,
                           progress=lambda line: _say(f"  {line}"))

@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from slipway.cli import temporal_binary
 from slipway.db import make_engine
-from slipway.image import build_agent_image, build_image, image_exists
+from slipway.image import build_agent_image, build_image, image_is_current
 from slipway.settings import Settings
 from tests.helpers import make_remote
 from worker.main import build_workers
@@ -51,7 +51,7 @@ def docker_client() -> docker.DockerClient:
 def test_image(docker_client: docker.DockerClient) -> str:
     """The agent image (built if missing, as `slipway up` does) plus a stand-in `claude`."""
     settings = Settings()
-    if not image_exists(docker_client, settings.agent_image):
+    if not image_is_current(docker_client, settings.agent_image):
         build_agent_image(docker_client, settings.agent_image, settings.agent_base_image)
     build_image(docker_client, TEST_IMAGE, FIXTURES / "claude",
                 {"AGENT_IMAGE": settings.agent_image})
