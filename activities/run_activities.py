@@ -100,7 +100,9 @@ class RunActivities:
     @activity.defn
     async def pick_host(self) -> PickHostResult:
         """Runs on the shared queue; whichever worker takes it becomes the run's host."""
-        return PickHostResult(host=self.settings.host_name, task_queue=self.settings.host_task_queue)
+        return PickHostResult(
+            host=self.settings.host_name, task_queue=self.settings.host_task_queue
+        )
 
     @activity.defn
     async def record_status(self, inp: RecordStatusInput) -> None:
@@ -124,8 +126,15 @@ class RunActivities:
                 raise ApplicationError(f"run {inp.run_id} not found", non_retryable=True)
             run.status = inp.status
             run.updated_at = now
-            for name in ("attempt", "branch", "base_sha", "host", "container_id", "commit_sha",
-                         "review_notes"):
+            for name in (
+                "attempt",
+                "branch",
+                "base_sha",
+                "host",
+                "container_id",
+                "commit_sha",
+                "review_notes",
+            ):
                 value = getattr(inp, name)
                 if value is not None:
                     setattr(run, name, value)
@@ -148,7 +157,10 @@ class RunActivities:
         workspace = self.settings.workspaces_dir / f"run-{inp.run_id}-{inp.attempt}"
         try:
             base_sha = await asyncio.to_thread(
-                gitops.prepare_workspace, inp.repository_url, workspace, inp.branch,
+                gitops.prepare_workspace,
+                inp.repository_url,
+                workspace,
+                inp.branch,
                 inp.base_branch,
             )
         except gitops.GitError as e:
@@ -179,8 +191,11 @@ class RunActivities:
             EventDraft(
                 f"container_started:{inp.attempt}",
                 "container_started",
-                {"containerId": container.id, "name": container.name,
-                 "image": self.settings.agent_image},
+                {
+                    "containerId": container.id,
+                    "name": container.name,
+                    "image": self.settings.agent_image,
+                },
             ),
         )
         return ProvisionResult(container_id=str(container.id), container_name=str(container.name))
@@ -234,8 +249,9 @@ class RunActivities:
         def pause() -> None:
             c = self._get_container(inp.container_name)
             if c is None:
-                raise ApplicationError("the run's container is gone", type=errors.CONTAINER_LOST,
-                                       non_retryable=True)
+                raise ApplicationError(
+                    "the run's container is gone", type=errors.CONTAINER_LOST, non_retryable=True
+                )
             if c.status != "paused":
                 c.pause()
 
@@ -246,8 +262,9 @@ class RunActivities:
         def unpause() -> None:
             c = self._get_container(inp.container_name)
             if c is None:
-                raise ApplicationError("the run's container is gone", type=errors.CONTAINER_LOST,
-                                       non_retryable=True)
+                raise ApplicationError(
+                    "the run's container is gone", type=errors.CONTAINER_LOST, non_retryable=True
+                )
             if c.status == "paused":
                 c.unpause()
 
@@ -295,8 +312,11 @@ class RunActivities:
 
         container = await asyncio.to_thread(self._get_container, inp.container_name)
         if container is None:
-            raise ApplicationError("the run's container is gone before the agent started",
-                                   type=errors.CONTAINER_LOST, non_retryable=True)
+            raise ApplicationError(
+                "the run's container is gone before the agent started",
+                type=errors.CONTAINER_LOST,
+                non_retryable=True,
+            )
         if not pid_file.exists():
             await asyncio.to_thread(self._launch_turn, container, inp, adapter, turns)
 
@@ -343,39 +363,54 @@ class RunActivities:
                 status = await asyncio.to_thread(self._container_status, inp.container_name)
                 if status is None or status in ("exited", "dead"):
                     what = "was removed" if status is None else f"is {status}"
-                    self._events(inp.run_id, EventDraft(
-                        f"a{inp.attempt}:t{inp.turn}:lost", "error",
-                        {"message": f"the run's container {inp.container_name} {what}"},
-                        severity="error"))
+                    self._events(
+                        inp.run_id,
+                        EventDraft(
+                            f"a{inp.attempt}:t{inp.turn}:lost",
+                            "error",
+                            {"message": f"the run's container {inp.container_name} {what}"},
+                            severity="error",
+                        ),
+                    )
                     raise ApplicationError(
                         f"the run's container {inp.container_name} {what} while the agent ran",
-                        type=errors.CONTAINER_LOST, non_retryable=True)
+                        type=errors.CONTAINER_LOST,
+                        non_retryable=True,
+                    )
                 if status == "paused":
                     last_growth = now
                 elif now - last_growth > self.settings.turn_idle_timeout_seconds:
                     raise ApplicationError(
                         f"the agent printed nothing for "
                         f"{self.settings.turn_idle_timeout_seconds:.0f}s",
-                        type=errors.AGENT_IDLE, non_retryable=True)
+                        type=errors.AGENT_IDLE,
+                        non_retryable=True,
+                    )
             turn_started = pid_file.stat().st_mtime if pid_file.exists() else started
             if time.time() - turn_started > self.settings.turn_max_seconds:
                 raise ApplicationError(
                     f"the agent ran longer than {self.settings.turn_max_seconds:.0f}s",
-                    type=errors.AGENT_TOO_LONG, non_retryable=True)
+                    type=errors.AGENT_TOO_LONG,
+                    non_retryable=True,
+                )
             await asyncio.sleep(TAIL_INTERVAL)
 
-        exit_code = int((exit_file.read_text().strip() or "1"))
+        exit_code = int(exit_file.read_text().strip() or "1")
         error = None
         if exit_code != 0:
             error = await asyncio.to_thread(self._turn_error, inp, exit_code, turns)
-        self._events(inp.run_id, EventDraft(
-            f"a{inp.attempt}:t{inp.turn}:exit", "agent_exited",
-            {"exitCode": exit_code, "lines": lines},
-            severity="error" if exit_code else "info"))
+        self._events(
+            inp.run_id,
+            EventDraft(
+                f"a{inp.attempt}:t{inp.turn}:exit",
+                "agent_exited",
+                {"exitCode": exit_code, "lines": lines},
+                severity="error" if exit_code else "info",
+            ),
+        )
         return TurnResult(exit_code=exit_code, lines=lines, error=error)
 
-    def _launch_turn(self, container: Container, inp: TurnInput, adapter: Any,
-                     turns: Path) -> None:
+    def _launch_turn(self, container: Container, inp: TurnInput, adapter: Any, turns: Path) -> None:
         turns.mkdir(parents=True, exist_ok=True)
         prompt_file = turns / f"{inp.turn}.prompt"
         prompt_file.write_text(inp.prompt, encoding="utf-8")
@@ -424,16 +459,25 @@ class RunActivities:
                 str(e.data.get("command"))
                 for e in session.exec(
                     select(AgentEvent)
-                    .where(AgentEvent.run_id == inp.run_id,
-                           AgentEvent.event_type == "command_started")
+                    .where(
+                        AgentEvent.run_id == inp.run_id, AgentEvent.event_type == "command_started"
+                    )
                     .order_by(col(AgentEvent.seq))
                 ).all()
             ]
             session.exec(delete(RunFile).where(col(RunFile.run_id) == inp.run_id))
             for c in changes:
-                session.add(RunFile(run_id=inp.run_id, path=c.path, change=c.change,
-                                    additions=c.additions, deletions=c.deletions,
-                                    binary=c.binary, diff=c.diff))
+                session.add(
+                    RunFile(
+                        run_id=inp.run_id,
+                        path=c.path,
+                        change=c.change,
+                        additions=c.additions,
+                        deletions=c.deletions,
+                        binary=c.binary,
+                        diff=c.diff,
+                    )
+                )
             run = session.get(Run, inp.run_id)
             additions = sum(c.additions for c in changes)
             deletions = sum(c.deletions for c in changes)
@@ -441,8 +485,13 @@ class RunActivities:
                 "snapshotSha": snap,
                 "baseSha": inp.base_sha,
                 "changedFiles": [
-                    {"path": c.path, "change": c.change, "additions": c.additions,
-                     "deletions": c.deletions, "binary": c.binary}
+                    {
+                        "path": c.path,
+                        "change": c.change,
+                        "additions": c.additions,
+                        "deletions": c.deletions,
+                        "binary": c.binary,
+                    }
                     for c in changes
                 ],
                 "additions": additions,
@@ -459,19 +508,33 @@ class RunActivities:
             EventDraft(
                 f"file:{inp.attempt}:{c.path}",
                 "file_updated",
-                {"path": c.path, "change": c.change, "additions": c.additions,
-                 "deletions": c.deletions, "binary": c.binary},
+                {
+                    "path": c.path,
+                    "change": c.change,
+                    "additions": c.additions,
+                    "deletions": c.deletions,
+                    "binary": c.binary,
+                },
                 path=c.path,
             )
             for c in changes
         ]
-        drafts.append(EventDraft(
-            f"summary:{inp.attempt}", "summary_ready",
-            {"changedFiles": len(changes), "additions": additions, "deletions": deletions,
-             "commandsRun": len(commands)}))
+        drafts.append(
+            EventDraft(
+                f"summary:{inp.attempt}",
+                "summary_ready",
+                {
+                    "changedFiles": len(changes),
+                    "additions": additions,
+                    "deletions": deletions,
+                    "commandsRun": len(commands),
+                },
+            )
+        )
         self._events(inp.run_id, *drafts)
-        return SummariseResult(changed_files=len(changes), additions=additions,
-                               deletions=deletions, snapshot_sha=snap)
+        return SummariseResult(
+            changed_files=len(changes), additions=additions, deletions=deletions, snapshot_sha=snap
+        )
 
     # ---- git ----------------------------------------------------------------------------
 
@@ -485,9 +548,14 @@ class RunActivities:
             )
         except gitops.GitError as e:
             raise _git_error(e) from e
-        self._events(inp.run_id, EventDraft(
-            f"commit:{sha}", "commit_created",
-            {"sha": sha, "message": inp.message, "authorName": name, "authorEmail": email}))
+        self._events(
+            inp.run_id,
+            EventDraft(
+                f"commit:{sha}",
+                "commit_created",
+                {"sha": sha, "message": inp.message, "authorName": name, "authorEmail": email},
+            ),
+        )
         return CommitResult(sha=sha)
 
     @activity.defn
@@ -496,9 +564,14 @@ class RunActivities:
             sha = await asyncio.to_thread(gitops.push_branch, Path(inp.workspace), inp.branch)
         except gitops.GitError as e:
             raise _git_error(e) from e
-        self._events(inp.run_id, EventDraft(
-            f"push:{sha}", "branch_pushed", {"branch": inp.branch, "sha": sha,
-                                             "remote": "origin"}))
+        self._events(
+            inp.run_id,
+            EventDraft(
+                f"push:{sha}",
+                "branch_pushed",
+                {"branch": inp.branch, "sha": sha, "remote": "origin"},
+            ),
+        )
         return PushResult(sha=sha)
 
 

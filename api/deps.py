@@ -34,9 +34,12 @@ class AppState:
                 try:
                     self._client = await asyncio.wait_for(connect(self.settings), timeout=10)
                 except Exception as e:
-                    raise Problem(503, "temporal-unavailable", "Temporal is unavailable",
-                                  f"Cannot reach Temporal at {self.settings.temporal_address}: "
-                                  f"{e}") from e
+                    raise Problem(
+                        503,
+                        "temporal-unavailable",
+                        "Temporal is unavailable",
+                        f"Cannot reach Temporal at {self.settings.temporal_address}: {e}",
+                    ) from e
             return self._client
 
 

@@ -17,14 +17,19 @@ PROBLEM_JSON = "application/problem+json"
 
 # ApplicationError.type raised by workflows -> (HTTP status, problem slug, title)
 WORKFLOW_ERRORS: dict[str, tuple[int, str, str]] = {
-    "invalid_transition": (409, "invalid-transition", "The run cannot do that in its current status"),
+    "invalid_transition": (
+        409,
+        "invalid-transition",
+        "The run cannot do that in its current status",
+    ),
     "git_failed": (502, "git-failed", "The git operation failed"),
 }
 
 
 class Problem(Exception):
-    def __init__(self, status: int, slug: str, title: str, detail: str | None = None,
-                 **extensions: Any) -> None:
+    def __init__(
+        self, status: int, slug: str, title: str, detail: str | None = None, **extensions: Any
+    ) -> None:
         super().__init__(detail or title)
         self.status = status
         self.slug = slug
@@ -34,8 +39,12 @@ class Problem(Exception):
 
 
 def not_found(kind: str, ident: object) -> Problem:
-    return Problem(404, f"{kind}-not-found", f"{kind.capitalize()} not found",
-                   f"{kind.capitalize()} {ident} does not exist.")
+    return Problem(
+        404,
+        f"{kind}-not-found",
+        f"{kind.capitalize()} not found",
+        f"{kind.capitalize()} {ident} does not exist.",
+    )
 
 
 def problem_response(request: Request, p: Problem) -> JSONResponse:
@@ -68,12 +77,26 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _clean_validation_errors(list(exc.errors()))
         if any(e["type"] == "json_invalid" for e in errors):
-            return problem_response(request, Problem(
-                400, "malformed-json", "Malformed JSON",
-                "The request body is not valid JSON.", errors=errors))
-        return problem_response(request, Problem(
-            422, "validation-error", "The request is not valid",
-            "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors), errors=errors))
+            return problem_response(
+                request,
+                Problem(
+                    400,
+                    "malformed-json",
+                    "Malformed JSON",
+                    "The request body is not valid JSON.",
+                    errors=errors,
+                ),
+            )
+        return problem_response(
+            request,
+            Problem(
+                422,
+                "validation-error",
+                "The request is not valid",
+                "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors),
+                errors=errors,
+            ),
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -83,6 +106,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(request, Problem(
-            500, "internal-error", "Internal server error",
-            "Something went wrong on the server; it has been logged."))
+        return problem_response(
+            request,
+            Problem(
+                500,
+                "internal-error",
+                "Internal server error",
+                "Something went wrong on the server; it has been logged.",
+            ),
+        )

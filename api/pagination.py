@@ -23,5 +23,6 @@ def decode_cursor(cursor: str | None) -> int | None:
             raise ValueError
         return int(value)
     except (ValueError, UnicodeDecodeError):
-        raise Problem(400, "invalid-cursor", "Invalid cursor",
-                      "The cursor is not one this API returned.") from None
+        raise Problem(
+            400, "invalid-cursor", "Invalid cursor", "The cursor is not one this API returned."
+        ) from None

@@ -39,16 +39,20 @@ def run_public(session: Session, run: Run, status: str | None = None) -> RunPubl
         )
     ).one()
     data = RunPublic.model_validate(
-        {**run.model_dump(), "workflow_id": workflow_id(run.id),
-         "timeline": TimelineSummary(events=count, last_event_id=last)}
+        {
+            **run.model_dump(),
+            "workflow_id": workflow_id(run.id),
+            "timeline": TimelineSummary(events=count, last_event_id=last),
+        }
     )
     if status is not None:
         data.status = status
     return data
 
 
-async def start_run_workflow(client: Client, settings: Settings, run: Run,
-                             project: Project) -> None:
+async def start_run_workflow(
+    client: Client, settings: Settings, run: Run, project: Project
+) -> None:
     assert run.id is not None and project.id is not None
     await client.start_workflow(
         RunWorkflow.run,
@@ -64,11 +68,13 @@ async def start_run_workflow(client: Client, settings: Settings, run: Run,
         ),
         id=workflow_id(run.id),
         task_queue=settings.task_queue,
-        search_attributes=TypedSearchAttributes([
-            SearchAttributePair(sa.RUN_ID, str(run.id)),
-            SearchAttributePair(sa.PROJECT_ID, str(project.id)),
-            SearchAttributePair(sa.RUN_STATUS, "draft"),
-        ]),
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.RUN_ID, str(run.id)),
+                SearchAttributePair(sa.PROJECT_ID, str(project.id)),
+                SearchAttributePair(sa.RUN_STATUS, "draft"),
+            ]
+        ),
     )
 
 
@@ -90,13 +96,18 @@ async def command(
         if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
             # The workflow has ended: the run is in a terminal status.
             session.refresh(run)
-            raise Problem(409, "invalid-transition",
-                          "The run cannot do that in its current status",
-                          f"cannot {action} run {run.id}: it is {run.status}",
-                          runId=run.id, currentStatus=run.status) from e
+            raise Problem(
+                409,
+                "invalid-transition",
+                "The run cannot do that in its current status",
+                f"cannot {action} run {run.id}: it is {run.status}",
+                runId=run.id,
+                currentStatus=run.status,
+            ) from e
         if e.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise Problem(503, "temporal-unavailable", "Temporal is unavailable",
-                          str(e.message), runId=run.id) from e
+            raise Problem(
+                503, "temporal-unavailable", "Temporal is unavailable", str(e.message), runId=run.id
+            ) from e
         raise
     session.refresh(run)
     return run_public(session, run, status=state.status)
@@ -107,8 +118,15 @@ def _problem_from(cause: BaseException | None, run: Run, action: str) -> Problem
         status, slug, title = WORKFLOW_ERRORS[cause.type]
         details = cause.details[0] if cause.details else {}
         current = details.get("currentStatus") if isinstance(details, dict) else None
-        return Problem(status, slug, title, cause.message, runId=run.id,
-                       currentStatus=current or run.status)
+        return Problem(
+            status, slug, title, cause.message, runId=run.id, currentStatus=current or run.status
+        )
     message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-    return Problem(409, "command-failed", f"The run could not {action}", message,
-                   runId=run.id, currentStatus=run.status)
+    return Problem(
+        409,
+        "command-failed",
+        f"The run could not {action}",
+        message,
+        runId=run.id,
+        currentStatus=run.status,
+    )

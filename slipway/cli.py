@@ -39,20 +39,30 @@ def temporal_binary() -> str:
 def temporal_server_command(settings: Settings) -> list[str]:
     host, _, port = settings.temporal_address.rpartition(":")
     cmd = [
-        temporal_binary(), "server", "start-dev",
-        "--db-filename", str(settings.data_dir / "temporal.db"),
-        "--ip", host or "127.0.0.1",
-        "--port", port or "7233",
-        "--ui-port", str(settings.temporal_ui_port),
-        "--namespace", settings.temporal_namespace,
-        "--log-level", "warn",
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(settings.data_dir / "temporal.db"),
+        "--ip",
+        host or "127.0.0.1",
+        "--port",
+        port or "7233",
+        "--ui-port",
+        str(settings.temporal_ui_port),
+        "--namespace",
+        settings.temporal_namespace,
+        "--log-level",
+        "warn",
     ]
     for name in SEARCH_ATTRIBUTES:
         cmd += ["--search-attribute", f"{name}=Keyword"]
     return cmd
 
 
-def _wait_for_port(address: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+def _wait_for_port(
+    address: str, timeout: float, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     host, _, port = address.rpartition(":")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -76,7 +86,9 @@ def ensure_image(settings: Settings, base: str | None = None, force: bool = Fals
         client = docker.from_env()
         client.ping()
     except DockerException as e:
-        raise SystemExit(f"slipway: cannot reach the Docker engine ({e}); is Docker running?")
+        raise SystemExit(
+            f"slipway: cannot reach the Docker engine ({e}); is Docker running?"
+        ) from None
     if not force and image_is_current(client, settings.agent_image):
         return
     if force:
@@ -86,10 +98,14 @@ def ensure_image(settings: Settings, base: str | None = None, force: bool = Fals
     else:
         _say(f"agent image {settings.agent_image} missing; building it (first start only)")
     try:
-        build_agent_image(client, settings.agent_image, base or settings.agent_base_image,
-                          progress=lambda line: _say(f"  {line}"))
+        build_agent_image(
+            client,
+            settings.agent_image,
+            base or settings.agent_base_image,
+            progress=lambda line: _say(f"  {line}"),
+        )
     except ImageBuildError as e:
-        raise SystemExit(f"slipway: building the agent image failed: {e}")
+        raise SystemExit(f"slipway: building the agent image failed: {e}") from None
 
 
 def cmd_up(settings: Settings) -> int:
@@ -114,20 +130,37 @@ def cmd_up(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, stop)
     code = 0
     try:
-        _say(f"starting Temporal dev server on {settings.temporal_address} "
-             f"(state in {settings.data_dir / 'temporal.db'})")
+        _say(
+            f"starting Temporal dev server on {settings.temporal_address} "
+            f"(state in {settings.data_dir / 'temporal.db'})"
+        )
         server = start("temporal", temporal_server_command(settings))
         _wait_for_port(settings.temporal_address, 60, server)
         _say("starting worker")
         start("worker", [sys.executable, "-m", "worker"])
         _say(f"starting API on http://{settings.api_host}:{settings.api_port}")
-        start("api", [sys.executable, "-m", "uvicorn", "--factory", "api.app:app",
-                      "--host", settings.api_host, "--port", str(settings.api_port),
-                      "--log-level", "warning"])
+        start(
+            "api",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "api.app:app",
+                "--host",
+                settings.api_host,
+                "--port",
+                str(settings.api_port),
+                "--log-level",
+                "warning",
+            ],
+        )
         _wait_for_port(f"{settings.api_host}:{settings.api_port}", 60, procs[-1][1])
-        _say(f"ready: API http://{settings.api_host}:{settings.api_port} "
-             f"(docs /docs), Temporal UI http://127.0.0.1:{settings.temporal_ui_port}; "
-             "Ctrl-C stops all")
+        _say(
+            f"ready: API http://{settings.api_host}:{settings.api_port} "
+            f"(docs /docs), Temporal UI http://127.0.0.1:{settings.temporal_ui_port}; "
+            "Ctrl-C stops all"
+        )
         while not stopping:
             for name, p in procs:
                 if p.poll() is not None:

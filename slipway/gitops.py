@@ -113,8 +113,7 @@ def prepare_workspace(url: str, workspace: Path, branch: str, base_branch: str) 
     if workspace.exists():
         _rmtree(workspace)
     workspace.parent.mkdir(parents=True, exist_ok=True)
-    _run(["clone", "--no-checkout", "--origin", "origin", "--", url, str(workspace)],
-         timeout=600)
+    _run(["clone", "--no-checkout", "--origin", "origin", "--", url, str(workspace)], timeout=600)
     _run(["checkout", "-q", "-b", branch, f"origin/{base_branch}"], cwd=workspace)
     base_sha = _run(["rev-parse", "HEAD"], cwd=workspace).strip()
     # Slipway's own files live beside the agent's work but never in its diff or commit.
@@ -160,8 +159,16 @@ def snapshot(workspace: Path) -> str:
     run("add", "-A")
     tree = run("write-tree")
     sha = run(
-        "-c", "user.name=Slipway", "-c", "user.email=slipway@localhost",
-        "commit-tree", tree, "-p", "HEAD", "-m", "slipway snapshot",
+        "-c",
+        "user.name=Slipway",
+        "-c",
+        "user.email=slipway@localhost",
+        "commit-tree",
+        tree,
+        "-p",
+        "HEAD",
+        "-m",
+        "slipway snapshot",
     )
     index.unlink(missing_ok=True)
     return sha
@@ -212,9 +219,18 @@ def commit_all(
     full_message = f"{message.rstrip()}\n\n{trailer}\n"
     _run(
         [
-            "-c", f"user.name={author_name}", "-c", f"user.email={author_email}",
-            "commit", "-q", "--allow-empty", "--no-verify",
-            "--author", f"{author_name} <{author_email}>", "-m", full_message,
+            "-c",
+            f"user.name={author_name}",
+            "-c",
+            f"user.email={author_email}",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "--no-verify",
+            "--author",
+            f"{author_name} <{author_email}>",
+            "-m",
+            full_message,
         ],
         cwd=workspace,
     )
@@ -224,6 +240,9 @@ def commit_all(
 def push_branch(workspace: Path, branch: str) -> str:
     """Push the run branch to origin; pushing what the remote already has is not an error."""
     sha = _run(["rev-parse", "HEAD"], cwd=workspace).strip()
-    _run(["push", "--porcelain", "origin", f"refs/heads/{branch}:refs/heads/{branch}"],
-         cwd=workspace, timeout=600)
+    _run(
+        ["push", "--porcelain", "origin", f"refs/heads/{branch}:refs/heads/{branch}"],
+        cwd=workspace,
+        timeout=600,
+    )
     return sha

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
-
-import hashlib
 
 import docker
 from docker.errors import ImageNotFound
@@ -50,8 +49,14 @@ def build_agent_image(
 ) -> None:
     """Build the agent image `tag` on `base_image`, reporting each build line to `progress`."""
     progress(f"building {tag} on {base_image}")
-    build_image(client, tag, IMAGE_CONTEXT, {"BASE_IMAGE": base_image}, progress,
-                labels={CONTEXT_LABEL: context_hash()})
+    build_image(
+        client,
+        tag,
+        IMAGE_CONTEXT,
+        {"BASE_IMAGE": base_image},
+        progress,
+        labels={CONTEXT_LABEL: context_hash()},
+    )
 
 
 def build_image(
@@ -63,8 +68,14 @@ def build_image(
     labels: dict[str, str] | None = None,
 ) -> None:
     stream = client.api.build(
-        path=str(context), tag=tag, buildargs=buildargs, rm=True, forcerm=True, decode=True,
-        pull=False, labels=labels,
+        path=str(context),
+        tag=tag,
+        buildargs=buildargs,
+        rm=True,
+        forcerm=True,
+        decode=True,
+        pull=False,
+        labels=labels,
     )
     for chunk in stream:
         if "error" in chunk:

@@ -53,8 +53,9 @@ def test_image(docker_client: docker.DockerClient) -> str:
     settings = Settings()
     if not image_is_current(docker_client, settings.agent_image):
         build_agent_image(docker_client, settings.agent_image, settings.agent_base_image)
-    build_image(docker_client, TEST_IMAGE, FIXTURES / "claude",
-                {"AGENT_IMAGE": settings.agent_image})
+    build_image(
+        docker_client, TEST_IMAGE, FIXTURES / "claude", {"AGENT_IMAGE": settings.agent_image}
+    )
     return TEST_IMAGE
 
 
@@ -100,8 +101,9 @@ async def stack(
     )
     workers = build_workers(temporal_env.client, settings)
     worker_tasks = [asyncio.create_task(w.run()) for w in workers]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
     server_task = asyncio.create_task(server.serve())
     while not server.started:
         if server_task.done():
@@ -109,8 +111,14 @@ async def stack(
         await asyncio.sleep(0.05)
     base_url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
-        yield Stack(base_url, settings, make_engine(settings.resolved_database_url),
-                    temporal_env.client, http, docker_client)
+        yield Stack(
+            base_url,
+            settings,
+            make_engine(settings.resolved_database_url),
+            temporal_env.client,
+            http,
+            docker_client,
+        )
     server.should_exit = True
     await server_task
     await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)

@@ -30,13 +30,21 @@ def make_remote(tmp_path: Path, files: dict[str, str] | None = None) -> Path:
 
 
 def remote_file(bare: Path, branch: str, path: str) -> str:
-    return subprocess.run(["git", "--git-dir", str(bare), "show", f"{branch}:{path}"],
-                          capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "--git-dir", str(bare), "show", f"{branch}:{path}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 def remote_branches(bare: Path) -> list[str]:
-    out = subprocess.run(["git", "--git-dir", str(bare), "for-each-ref", "--format=%(refname:short)",
-                          "refs/heads"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "--git-dir", str(bare), "for-each-ref", "--format=%(refname:short)", "refs/heads"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.split()
 
 
@@ -50,24 +58,43 @@ async def create_project(http: httpx.AsyncClient, url: Path | str, **extra: Any)
     return r.json()  # type: ignore[no-any-return]
 
 
-async def create_run(http: httpx.AsyncClient, project_id: int, prompt: str,
-                     agent: str = "script", title: str = "Test run",
-                     **extra: Any) -> dict[str, Any]:
-    r = await http.post("/api/runs", json={"projectId": project_id, "title": title,
-                                           "prompt": prompt, "selectedAgent": agent, **extra})
+async def create_run(
+    http: httpx.AsyncClient,
+    project_id: int,
+    prompt: str,
+    agent: str = "script",
+    title: str = "Test run",
+    **extra: Any,
+) -> dict[str, Any]:
+    r = await http.post(
+        "/api/runs",
+        json={
+            "projectId": project_id,
+            "title": title,
+            "prompt": prompt,
+            "selectedAgent": agent,
+            **extra,
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
 
 
-async def command(http: httpx.AsyncClient, run_id: int, action: str,
-                  body: dict[str, Any] | None = None, expect: int = 200) -> dict[str, Any]:
+async def command(
+    http: httpx.AsyncClient,
+    run_id: int,
+    action: str,
+    body: dict[str, Any] | None = None,
+    expect: int = 200,
+) -> dict[str, Any]:
     r = await http.post(f"/api/runs/{run_id}/{action}", json=body or {})
     assert r.status_code == expect, f"{action}: {r.status_code} {r.text}"
     return r.json()  # type: ignore[no-any-return]
 
 
-async def wait_status(http: httpx.AsyncClient, run_id: int, *statuses: str,
-                      timeout: float = 90) -> dict[str, Any]:
+async def wait_status(
+    http: httpx.AsyncClient, run_id: int, *statuses: str, timeout: float = 90
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     run: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -82,8 +109,9 @@ async def all_events(http: httpx.AsyncClient, run_id: int) -> list[dict[str, Any
     events: list[dict[str, Any]] = []
     since = 0
     while True:
-        page = (await http.get(f"/api/runs/{run_id}/events",
-                               params={"since": since, "limit": 1000})).json()
+        page = (
+            await http.get(f"/api/runs/{run_id}/events", params={"since": since, "limit": 1000})
+        ).json()
         events += page["data"]
         if not page["meta"]["nextCursor"]:
             return events
@@ -97,8 +125,13 @@ class SseEvent:
     data: dict[str, Any]
 
 
-async def read_sse(base_url: str, run_id: int, last_event_id: str | None = None,
-                   stop_after: int | None = None, timeout: float = 120) -> tuple[list[SseEvent], int]:
+async def read_sse(
+    base_url: str,
+    run_id: int,
+    last_event_id: str | None = None,
+    stop_after: int | None = None,
+    timeout: float = 120,
+) -> tuple[list[SseEvent], int]:
     """Follows a run's stream; returns its events and how many `:ping` comments it saw.
     With `stop_after`, drops the connection after that many events, as a flaky network does."""
     headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
@@ -106,8 +139,9 @@ async def read_sse(base_url: str, run_id: int, last_event_id: str | None = None,
     pings = 0
     fields: dict[str, str] = {}
     async with httpx.AsyncClient(base_url=base_url, timeout=timeout) as client:
-        async with client.stream("GET", f"/api/runs/{run_id}/events/stream",
-                                 headers=headers) as response:
+        async with client.stream(
+            "GET", f"/api/runs/{run_id}/events/stream", headers=headers
+        ) as response:
             assert response.status_code == 200, await response.aread()
             assert response.headers["content-type"].startswith("text/event-stream")
             async for line in response.aiter_lines():
@@ -116,8 +150,11 @@ async def read_sse(base_url: str, run_id: int, last_event_id: str | None = None,
                     continue
                 if line == "":
                     if "data" in fields:
-                        events.append(SseEvent(fields.get("id"), fields.get("event"),
-                                               json.loads(fields["data"])))
+                        events.append(
+                            SseEvent(
+                                fields.get("id"), fields.get("event"), json.loads(fields["data"])
+                            )
+                        )
                         if stop_after is not None and len(events) >= stop_after:
                             break
                     fields = {}

@@ -18,9 +18,18 @@ def test_parser_reads_claude_codes_message_schema():
     events = [e for line in TRANSCRIPT.read_text().splitlines() for e in parser.parse_line(line)]
     types = [e.event_type for e in events]
     assert types == [
-        "agent_started", "assistant_message", "tool_use", "command_started", "tool_result",
-        "command_finished", "assistant_thinking", "tool_use", "tool_result",
-        "assistant_message", "usage", "agent_finished",
+        "agent_started",
+        "assistant_message",
+        "tool_use",
+        "command_started",
+        "tool_result",
+        "command_finished",
+        "assistant_thinking",
+        "tool_use",
+        "tool_result",
+        "assistant_message",
+        "usage",
+        "agent_finished",
     ]
     started = events[0].data
     assert started["model"] == "claude-sonnet-4-5-20250929" and "Write" in started["tools"]
@@ -47,8 +56,9 @@ def test_parser_state_survives_a_restart_between_tool_use_and_result():
 
 def test_error_results_and_non_json_lines():
     parser = StreamJsonParser()
-    [usage, error] = parser.parse_line(json.dumps(
-        {"type": "result", "subtype": "error_max_turns", "is_error": True, "usage": {}}))
+    [usage, error] = parser.parse_line(
+        json.dumps({"type": "result", "subtype": "error_max_turns", "is_error": True, "usage": {}})
+    )
     assert error.event_type == "error" and error.severity == "error"
     assert error.data["message"] == "error_max_turns"
     [out] = parser.parse_line("Warning: something on stdout")
@@ -58,8 +68,13 @@ def test_error_results_and_non_json_lines():
 async def test_claude_code_run_end_to_end(stack: Stack, remote: Path):
     http = stack.http
     project = await create_project(http, remote)
-    run = await create_run(http, project["id"], "Add a CONTRIBUTING guide", agent="claude-code",
-                           selectedModel="claude-sonnet-4-5")
+    run = await create_run(
+        http,
+        project["id"],
+        "Add a CONTRIBUTING guide",
+        agent="claude-code",
+        selectedModel="claude-sonnet-4-5",
+    )
     await command(http, run["id"], "start")
     done = await wait_status(http, run["id"], "review", "failed")
     assert done["status"] == "review", done["failureReason"]

@@ -53,11 +53,17 @@ async def test_pause_freezes_the_agent_and_resume_continues(stack: Stack, remote
     container.reload()
     assert container.status == "running"
     await wait_status(http, run_id, "review")
-    says = [e["data"]["text"] for e in await all_events(http, run_id)
-            if e["eventType"] == "assistant_message"]
+    says = [
+        e["data"]["text"]
+        for e in await all_events(http, run_id)
+        if e["eventType"] == "assistant_message"
+    ]
     assert says == [f"tick {i}" for i in range(30)] + ["end"]
-    statuses = [e["data"]["to"] for e in await all_events(http, run_id)
-                if e["eventType"] == "status_changed"]
+    statuses = [
+        e["data"]["to"]
+        for e in await all_events(http, run_id)
+        if e["eventType"] == "status_changed"
+    ]
     assert statuses == ["queued", "provisioning", "running", "paused", "running", "review"]
 
 
@@ -104,8 +110,9 @@ async def test_cancel_a_draft(stack: Stack, remote: Path):
 async def test_failing_step_fails_the_run_and_retry_uses_a_new_branch(stack: Stack, remote: Path):
     http = stack.http
     project = await create_project(http, remote)
-    run = await create_run(http, project["id"],
-                           script("write out.txt", "x", "EOF", "fail tests are red"))
+    run = await create_run(
+        http, project["id"], script("write out.txt", "x", "EOF", "fail tests are red")
+    )
     run_id = run["id"]
     await command(http, run_id, "start")
     failed = await wait_status(http, run_id, "failed")

@@ -30,9 +30,16 @@ def chatty_prompt() -> str:
         lines.append(f"say line {i}")
         if i % 10 == 9:
             lines.append("sleep 0.3")
-    lines += ["write src/hello.py", "print('hello')", "EOF",
-              "append README.md", "More docs.", "EOF",
-              "run python3 src/hello.py", "say finished"]
+    lines += [
+        "write src/hello.py",
+        "print('hello')",
+        "EOF",
+        "append README.md",
+        "More docs.",
+        "EOF",
+        "run python3 src/hello.py",
+        "say finished",
+    ]
     return script(*lines)
 
 
@@ -63,16 +70,31 @@ async def test_run_from_draft_to_pushed_branch_with_resumed_sse(stack: Stack, re
     assert seqs == list(range(1, len(timeline) + 1))
 
     types = [e["eventType"] for e in timeline]
-    for expected in ("status_changed", "repository_cloned", "container_started",
-                     "agent_started", "assistant_message", "tool_use", "tool_result",
-                     "command_started", "command_finished", "file_updated", "usage",
-                     "container_stopped"):
+    for expected in (
+        "status_changed",
+        "repository_cloned",
+        "container_started",
+        "agent_started",
+        "assistant_message",
+        "tool_use",
+        "tool_result",
+        "command_started",
+        "command_finished",
+        "file_updated",
+        "usage",
+        "container_stopped",
+    ):
         assert expected in types, expected
     says = [e["data"]["text"] for e in timeline if e["eventType"] == "assistant_message"]
     assert says == ["starting", *[f"line {i}" for i in range(SAY_LINES)], "finished"]
     updated = {e["path"]: e["data"] for e in timeline if e["eventType"] == "file_updated"}
-    assert updated["src/hello.py"] == {"path": "src/hello.py", "change": "added",
-                                       "additions": 1, "deletions": 0, "binary": False}
+    assert updated["src/hello.py"] == {
+        "path": "src/hello.py",
+        "change": "added",
+        "additions": 1,
+        "deletions": 0,
+        "binary": False,
+    }
     assert updated["README.md"]["change"] == "modified"
     assert updated["README.md"]["additions"] == 1
     statuses = [e["data"]["to"] for e in timeline if e["eventType"] == "status_changed"]
@@ -98,9 +120,12 @@ async def test_run_from_draft_to_pushed_branch_with_resumed_sse(stack: Stack, re
     assert refused["currentStatus"] == "review"
     assert refused["type"].endswith("/invalid-transition")
     await command(http, run_id, "approve", {"notes": "looks good"})
-    committed = await command(http, run_id, "commit", {"message": "Add hello",
-                                                       "authorName": "Ada",
-                                                       "authorEmail": "ada@example.com"})
+    committed = await command(
+        http,
+        run_id,
+        "commit",
+        {"message": "Add hello", "authorName": "Ada", "authorEmail": "ada@example.com"},
+    )
     assert committed["status"] == "committed" and committed["commitSha"]
     again = await command(http, run_id, "commit", expect=409)
     assert again["currentStatus"] == "committed"
@@ -111,12 +136,22 @@ async def test_run_from_draft_to_pushed_branch_with_resumed_sse(stack: Stack, re
     branch = f"slipway/run-{run_id}"
     assert branch in remote_branches(remote)
     assert remote_file(remote, branch, "src/hello.py") == "print('hello')\n"
-    log = subprocess.run(["git", "--git-dir", str(remote), "log", "-1", "--format=%an|%s|%b",
-                          branch], capture_output=True, text=True, check=True).stdout
+    log = subprocess.run(
+        ["git", "--git-dir", str(remote), "log", "-1", "--format=%an|%s|%b", branch],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert log.startswith("Ada|Add hello|") and f"Slipway-Run: {run_id}" in log
-    assert ".slipway" not in subprocess.run(
-        ["git", "--git-dir", str(remote), "ls-tree", "-r", "--name-only", branch],
-        capture_output=True, text=True, check=True).stdout
+    assert (
+        ".slipway"
+        not in subprocess.run(
+            ["git", "--git-dir", str(remote), "ls-tree", "-r", "--name-only", branch],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
 
     # The history stays small however much the agent prints: its output never passes
     # through workflow history.
@@ -128,16 +163,20 @@ async def test_run_from_draft_to_pushed_branch_with_resumed_sse(stack: Stack, re
 async def test_approve_with_commit_then_push(stack: Stack, remote: Path):
     http = stack.http
     project = await create_project(http, remote)
-    run = await create_run(http, project["id"], script("write notes.txt", "hi", "EOF"),
-                           title="Add notes")
+    run = await create_run(
+        http, project["id"], script("write notes.txt", "hi", "EOF"), title="Add notes"
+    )
     await command(http, run["id"], "start")
     await wait_status(http, run["id"], "review")
     approved = await command(http, run["id"], "approve", {"commit": True})
     assert approved["status"] == "committed"
     await command(http, run["id"], "push")
-    log = subprocess.run(["git", "--git-dir", str(remote), "log", "-1", "--format=%s",
-                          f"slipway/run-{run['id']}"], capture_output=True, text=True,
-                         check=True).stdout
+    log = subprocess.run(
+        ["git", "--git-dir", str(remote), "log", "-1", "--format=%s", f"slipway/run-{run['id']}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert log.strip() == "Add notes"  # the message defaults to the run's title
 
 

@@ -26,8 +26,13 @@ def _make_run(stack: Stack, remote: Path) -> int:
         project = Project(name="p", repository_url=str(remote), default_branch="main")
         s.add(project)
         s.commit()
-        run = Run(project_id=project.id or 0, title="t", prompt="", selected_agent="script",
-                  base_branch="main")
+        run = Run(
+            project_id=project.id or 0,
+            title="t",
+            prompt="",
+            selected_agent="script",
+            base_branch="main",
+        )
         s.add(run)
         s.commit()
         return run.id or 0
@@ -37,11 +42,13 @@ async def test_retried_turn_reattaches_and_adds_each_line_once(stack: Stack, rem
     acts = RunActivities(stack.settings, stack.engine, stack.docker)
     run_id = _make_run(stack, remote)
     ws = await acts.prepare_workspace(
-        PrepareWorkspaceInput(run_id, 1, str(remote), f"slipway/run-{run_id}", "main"))
+        PrepareWorkspaceInput(run_id, 1, str(remote), f"slipway/run-{run_id}", "main")
+    )
     prov = await acts.provision_container(ProvisionInput(run_id, 1, 1, ws.workspace))
     # Retrying provisioning finds the same container instead of making a second one.
-    assert (await acts.provision_container(ProvisionInput(run_id, 1, 1, ws.workspace))
-            ).container_id == prov.container_id
+    assert (
+        await acts.provision_container(ProvisionInput(run_id, 1, 1, ws.workspace))
+    ).container_id == prov.container_id
     prompt = script(*[f"say line {i}\nsleep 0.05" for i in range(LINES)])
     turn = TurnInput(run_id, 1, 1, "script", None, prompt, prov.container_name, ws.workspace)
     try:
@@ -64,8 +71,9 @@ async def test_retried_turn_reattaches_and_adds_each_line_once(stack: Stack, rem
         assert (Path(ws.workspace) / ".slipway/turns/1.pid").read_text() == pid  # not relaunched
 
         with Session(stack.engine) as s:
-            events = s.exec(select(AgentEvent).where(AgentEvent.run_id == run_id)
-                            .order_by(col(AgentEvent.seq))).all()
+            events = s.exec(
+                select(AgentEvent).where(AgentEvent.run_id == run_id).order_by(col(AgentEvent.seq))
+            ).all()
         says = [e.data["text"] for e in events if e.event_type == "assistant_message"]
         assert says == [f"line {i}" for i in range(LINES)]
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
@@ -78,10 +86,19 @@ async def test_turn_fails_when_its_container_disappears(stack: Stack, remote: Pa
     acts = RunActivities(stack.settings, stack.engine, stack.docker)
     run_id = _make_run(stack, remote)
     ws = await acts.prepare_workspace(
-        PrepareWorkspaceInput(run_id, 1, str(remote), f"slipway/run-{run_id}", "main"))
+        PrepareWorkspaceInput(run_id, 1, str(remote), f"slipway/run-{run_id}", "main")
+    )
     prov = await acts.provision_container(ProvisionInput(run_id, 1, 1, ws.workspace))
-    turn = TurnInput(run_id, 1, 1, "script", None, script("say hi", "sleep 60"),
-                     prov.container_name, ws.workspace)
+    turn = TurnInput(
+        run_id,
+        1,
+        1,
+        "script",
+        None,
+        script("say hi", "sleep 60"),
+        prov.container_name,
+        ws.workspace,
+    )
     env = ActivityEnvironment()
     task = asyncio.create_task(env.run(acts.run_agent_turn, turn))
     await asyncio.sleep(1.5)

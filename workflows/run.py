@@ -162,8 +162,13 @@ class RunWorkflow:
             await self._set_status(S.PROVISIONING)
             ws = await self._on_host(
                 RunActivities.prepare_workspace,
-                PrepareWorkspaceInput(run_id, self._attempt, self._input.repository_url,
-                                      self._branch, self._input.base_branch),
+                PrepareWorkspaceInput(
+                    run_id,
+                    self._attempt,
+                    self._input.repository_url,
+                    self._branch,
+                    self._input.base_branch,
+                ),
                 timeouts.PREPARE_WORKSPACE,
             )
             self._workspace, self._base_sha = ws.workspace, ws.base_sha
@@ -198,8 +203,16 @@ class RunWorkflow:
         assert self._container and self._workspace and self._host_queue
         handle = workflow.start_activity_method(
             RunActivities.run_agent_turn,
-            TurnInput(self._input.run_id, self._attempt, turn, self._input.agent,
-                      self._input.model, self._input.prompt, self._container, self._workspace),
+            TurnInput(
+                self._input.run_id,
+                self._attempt,
+                turn,
+                self._input.agent,
+                self._input.model,
+                self._input.prompt,
+                self._container,
+                self._workspace,
+            ),
             task_queue=self._host_queue,
             start_to_close_timeout=timeouts.AGENT_TURN,
             heartbeat_timeout=timeouts.AGENT_TURN_HEARTBEAT,
@@ -243,8 +256,9 @@ class RunWorkflow:
             retry_policy=timeouts.QUICK_RETRY,
         )
 
-    async def _set_status(self, status: RunStatus, reason: str | None = None,
-                          **fields: Any) -> None:
+    async def _set_status(
+        self, status: RunStatus, reason: str | None = None, **fields: Any
+    ) -> None:
         previous, self._status = self._status, status
         self._transition += 1
         workflow.upsert_search_attributes([sa.RUN_STATUS.value_set(status.value)])
@@ -306,10 +320,11 @@ class RunWorkflow:
         async with self._command_lock:
             self._require("pause", S.RUNNING)
             assert self._container
-            await self._on_host(RunActivities.pause_container,
-                                ContainerInput(self._input.run_id, self._attempt,
-                                               self._container),
-                                timeouts.CONTAINER_COMMAND)
+            await self._on_host(
+                RunActivities.pause_container,
+                ContainerInput(self._input.run_id, self._attempt, self._container),
+                timeouts.CONTAINER_COMMAND,
+            )
             if self._status == S.RUNNING:
                 await self._set_status(S.PAUSED)
         return self.state()
@@ -323,10 +338,11 @@ class RunWorkflow:
         async with self._command_lock:
             self._require("resume", S.PAUSED)
             assert self._container
-            await self._on_host(RunActivities.unpause_container,
-                                ContainerInput(self._input.run_id, self._attempt,
-                                               self._container),
-                                timeouts.CONTAINER_COMMAND)
+            await self._on_host(
+                RunActivities.unpause_container,
+                ContainerInput(self._input.run_id, self._attempt, self._container),
+                timeouts.CONTAINER_COMMAND,
+            )
             if self._status == S.PAUSED:
                 await self._set_status(S.RUNNING)
         return self.state()
@@ -417,8 +433,9 @@ class RunWorkflow:
                     retry_policy=timeouts.QUICK_RETRY,
                 )
             except ActivityError as e:
-                raise ApplicationError(f"push failed: {_reason(e)}", type=GIT_FAILED,
-                                       non_retryable=True) from e
+                raise ApplicationError(
+                    f"push failed: {_reason(e)}", type=GIT_FAILED, non_retryable=True
+                ) from e
             await self._set_status(S.PUSHED)
         return self.state()
 
@@ -431,15 +448,20 @@ class RunWorkflow:
         try:
             result = await workflow.execute_activity_method(
                 RunActivities.commit,
-                CommitInput(self._input.run_id, self._workspace,
-                            req.message or self._input.title, req.author_name,
-                            req.author_email),
+                CommitInput(
+                    self._input.run_id,
+                    self._workspace,
+                    req.message or self._input.title,
+                    req.author_name,
+                    req.author_email,
+                ),
                 task_queue=self._host_queue,
                 start_to_close_timeout=timeouts.GIT_COMMIT,
                 retry_policy=timeouts.QUICK_RETRY,
             )
         except ActivityError as e:
-            raise ApplicationError(f"commit failed: {_reason(e)}", type=GIT_FAILED,
-                                   non_retryable=True) from e
+            raise ApplicationError(
+                f"commit failed: {_reason(e)}", type=GIT_FAILED, non_retryable=True
+            ) from e
         self._commit_sha = result.sha
         await self._set_status(S.COMMITTED)

@@ -27,8 +27,13 @@ async def _probe(url: str) -> gitops.RemoteInfo:
     try:
         return await asyncio.to_thread(gitops.probe_remote, url)
     except gitops.GitError as e:
-        raise Problem(422, "repository-unreachable", "The repository cannot be reached",
-                      f"git could not read {url}: {e}", repositoryUrl=url) from e
+        raise Problem(
+            422,
+            "repository-unreachable",
+            "The repository cannot be reached",
+            f"git could not read {url}: {e}",
+            repositoryUrl=url,
+        ) from e
 
 
 def _check_branch(info: gitops.RemoteInfo, branch: str, url: str) -> str:
@@ -37,8 +42,13 @@ def _check_branch(info: gitops.RemoteInfo, branch: str, url: str) -> str:
     except ValueError as e:
         raise Problem(422, "invalid-branch", "Invalid branch name", str(e)) from e
     if branch not in info.heads:
-        raise Problem(422, "branch-not-found", "The branch does not exist",
-                      f"{url} has no branch {branch!r}.", branches=sorted(info.heads)[:50])
+        raise Problem(
+            422,
+            "branch-not-found",
+            "The branch does not exist",
+            f"{url} has no branch {branch!r}.",
+            branches=sorted(info.heads)[:50],
+        )
     return branch
 
 
@@ -56,8 +66,9 @@ def list_projects(
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].id) if more and rows and rows[-1].id else None
-    return Page(data=[ProjectPublic.model_validate(r) for r in rows],
-                meta=PageMeta(next_cursor=next_cursor))
+    return Page(
+        data=[ProjectPublic.model_validate(r) for r in rows], meta=PageMeta(next_cursor=next_cursor)
+    )
 
 
 @router.post("", response_model=ProjectPublic, status_code=201)
@@ -67,11 +78,19 @@ async def create_project(body: ProjectCreate, session: SessionDep) -> ProjectPub
     except ValueError as e:
         raise Problem(422, "invalid-repository-url", "Invalid repository URL", str(e)) from e
     info = await _probe(url)
-    branch = _check_branch(info, body.default_branch, url) if body.default_branch else (
-        info.default_branch)
-    project = Project(name=body.name, description=body.description, repository_url=url,
-                      default_branch=branch, head_sha=info.heads[branch],
-                      last_pulled_at=utcnow())
+    branch = (
+        _check_branch(info, body.default_branch, url)
+        if body.default_branch
+        else (info.default_branch)
+    )
+    project = Project(
+        name=body.name,
+        description=body.description,
+        repository_url=url,
+        default_branch=branch,
+        head_sha=info.heads[branch],
+        last_pulled_at=utcnow(),
+    )
     session.add(project)
     session.commit()
     session.refresh(project)
@@ -84,7 +103,9 @@ def read_project(project_id: int, session: SessionDep) -> ProjectPublic:
 
 
 @router.put("/{project_id}", response_model=ProjectPublic)
-async def update_project(project_id: int, body: ProjectUpdate, session: SessionDep) -> ProjectPublic:
+async def update_project(
+    project_id: int, body: ProjectUpdate, session: SessionDep
+) -> ProjectPublic:
     project = get_project(session, project_id)
     if body.default_branch is not None and body.default_branch != project.default_branch:
         info = await _probe(project.repository_url)
@@ -115,8 +136,12 @@ async def pull_project(project_id: int, session: SessionDep) -> ProjectPublic:
     project = get_project(session, project_id)
     info = await _probe(project.repository_url)
     if project.default_branch not in info.heads:
-        raise Problem(409, "branch-not-found", "The default branch is gone from the remote",
-                      f"{project.repository_url} no longer has {project.default_branch!r}.")
+        raise Problem(
+            409,
+            "branch-not-found",
+            "The default branch is gone from the remote",
+            f"{project.repository_url} no longer has {project.default_branch!r}.",
+        )
     project.head_sha = info.heads[project.default_branch]
     project.last_pulled_at = utcnow()
     project.updated_at = project.last_pulled_at

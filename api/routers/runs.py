@@ -29,22 +29,32 @@ router = APIRouter(prefix="/api/runs", tags=["runs"])
 
 
 @router.post("", response_model=RunPublic, status_code=201)
-async def create_run(body: RunCreate, session: SessionDep, state: StateDep,
-                     client: TemporalDep) -> RunPublic:
+async def create_run(
+    body: RunCreate, session: SessionDep, state: StateDep, client: TemporalDep
+) -> RunPublic:
     """Create a draft run; its workflow starts now and waits for `start`."""
     project = get_project(session, body.project_id)
     if body.selected_agent not in ADAPTERS:
-        raise Problem(422, "unknown-agent", "Unknown agent",
-                      f"selectedAgent must be one of {sorted(ADAPTERS)}, not "
-                      f"{body.selected_agent!r}.", agents=sorted(ADAPTERS))
+        raise Problem(
+            422,
+            "unknown-agent",
+            "Unknown agent",
+            f"selectedAgent must be one of {sorted(ADAPTERS)}, not {body.selected_agent!r}.",
+            agents=sorted(ADAPTERS),
+        )
     base_branch = body.base_branch or project.default_branch
     try:
         gitops.validate_branch_name(base_branch)
     except ValueError as e:
         raise Problem(422, "invalid-branch", "Invalid branch name", str(e)) from e
-    run = Run(project_id=body.project_id, title=body.title, prompt=body.prompt,
-              selected_agent=body.selected_agent, selected_model=body.selected_model,
-              base_branch=base_branch)
+    run = Run(
+        project_id=body.project_id,
+        title=body.title,
+        prompt=body.prompt,
+        selected_agent=body.selected_agent,
+        selected_model=body.selected_model,
+        base_branch=base_branch,
+    )
     session.add(run)
     session.commit()
     session.refresh(run)
@@ -53,8 +63,12 @@ async def create_run(body: RunCreate, session: SessionDep, state: StateDep,
     except Exception as e:
         session.delete(run)
         session.commit()
-        raise Problem(503, "temporal-unavailable", "The run could not be created",
-                      f"Temporal did not accept the run's workflow: {e}") from e
+        raise Problem(
+            503,
+            "temporal-unavailable",
+            "The run could not be created",
+            f"Temporal did not accept the run's workflow: {e}",
+        ) from e
     return run_public(session, run)
 
 
@@ -90,70 +104,88 @@ def read_run(run_id: int, session: SessionDep) -> RunPublic:
 @router.post("/{run_id}/start", response_model=RunPublic)
 async def start_run(run_id: int, session: SessionDep, client: TemporalDep) -> RunPublic:
     run = get_run(session, run_id)
-    return await command(client, session, run, "start",
-                         lambda h: h.execute_update(RunWorkflow.start))
+    return await command(
+        client, session, run, "start", lambda h: h.execute_update(RunWorkflow.start)
+    )
 
 
 @router.post("/{run_id}/pause", response_model=RunPublic)
 async def pause_run(run_id: int, session: SessionDep, client: TemporalDep) -> RunPublic:
     """Freezes the agent (`docker pause`) until resumed."""
     run = get_run(session, run_id)
-    return await command(client, session, run, "pause",
-                         lambda h: h.execute_update(RunWorkflow.pause))
+    return await command(
+        client, session, run, "pause", lambda h: h.execute_update(RunWorkflow.pause)
+    )
 
 
 @router.post("/{run_id}/resume", response_model=RunPublic)
 async def resume_run(run_id: int, session: SessionDep, client: TemporalDep) -> RunPublic:
     run = get_run(session, run_id)
-    return await command(client, session, run, "resume",
-                         lambda h: h.execute_update(RunWorkflow.resume))
+    return await command(
+        client, session, run, "resume", lambda h: h.execute_update(RunWorkflow.resume)
+    )
 
 
 @router.post("/{run_id}/cancel", response_model=RunPublic)
 async def cancel_run(run_id: int, session: SessionDep, client: TemporalDep) -> RunPublic:
     """Stops the agent and removes its container; the timeline stays."""
     run = get_run(session, run_id)
-    return await command(client, session, run, "cancel",
-                         lambda h: h.execute_update(RunWorkflow.cancel))
+    return await command(
+        client, session, run, "cancel", lambda h: h.execute_update(RunWorkflow.cancel)
+    )
 
 
 @router.post("/{run_id}/retry", response_model=RunPublic)
 async def retry_run(run_id: int, session: SessionDep, client: TemporalDep) -> RunPublic:
     """A failed run starts again with the same prompt on a new branch."""
     run = get_run(session, run_id)
-    return await command(client, session, run, "retry",
-                         lambda h: h.execute_update(RunWorkflow.retry))
+    return await command(
+        client, session, run, "retry", lambda h: h.execute_update(RunWorkflow.retry)
+    )
 
 
 @router.post("/{run_id}/approve", response_model=RunPublic)
-async def approve_run(run_id: int, session: SessionDep, client: TemporalDep,
-                      body: ApproveBody | None = None) -> RunPublic:
+async def approve_run(
+    run_id: int, session: SessionDep, client: TemporalDep, body: ApproveBody | None = None
+) -> RunPublic:
     body = body or ApproveBody()
     run = get_run(session, run_id)
-    return await command(client, session, run, "approve",
-                         lambda h: h.execute_update(RunWorkflow.approve,
-                                                    ApproveInput(body.notes, body.commit)))
+    return await command(
+        client,
+        session,
+        run,
+        "approve",
+        lambda h: h.execute_update(RunWorkflow.approve, ApproveInput(body.notes, body.commit)),
+    )
 
 
 @router.post("/{run_id}/reject", response_model=RunPublic)
-async def reject_run(run_id: int, session: SessionDep, client: TemporalDep,
-                     body: RejectBody | None = None) -> RunPublic:
+async def reject_run(
+    run_id: int, session: SessionDep, client: TemporalDep, body: RejectBody | None = None
+) -> RunPublic:
     body = body or RejectBody()
     run = get_run(session, run_id)
-    return await command(client, session, run, "reject",
-                         lambda h: h.execute_update(RunWorkflow.reject, RejectInput(body.notes)))
+    return await command(
+        client,
+        session,
+        run,
+        "reject",
+        lambda h: h.execute_update(RunWorkflow.reject, RejectInput(body.notes)),
+    )
 
 
 @router.post("/{run_id}/commit", response_model=RunPublic)
-async def commit_run(run_id: int, session: SessionDep, client: TemporalDep,
-                     body: CommitBody | None = None) -> RunPublic:
+async def commit_run(
+    run_id: int, session: SessionDep, client: TemporalDep, body: CommitBody | None = None
+) -> RunPublic:
     """Commits the run's changes on its branch (needs approval). The message defaults to the
     run's title."""
     body = body or CommitBody()
     run = get_run(session, run_id)
     req = CommitRequest(body.message, body.author_name, body.author_email)
-    return await command(client, session, run, "commit",
-                         lambda h: h.execute_update(RunWorkflow.commit, req))
+    return await command(
+        client, session, run, "commit", lambda h: h.execute_update(RunWorkflow.commit, req)
+    )
 
 
 @router.post("/{run_id}/push", response_model=RunPublic)
@@ -161,5 +193,4 @@ async def push_run(run_id: int, session: SessionDep, client: TemporalDep) -> Run
     """Pushes the run branch to the project's remote (needs approval; commits first if the
     approved run is not committed yet)."""
     run = get_run(session, run_id)
-    return await command(client, session, run, "push",
-                         lambda h: h.execute_update(RunWorkflow.push))
+    return await command(client, session, run, "push", lambda h: h.execute_update(RunWorkflow.push))

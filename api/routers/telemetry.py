@@ -36,8 +36,13 @@ STREAM_BATCH = 500
 PING_SECONDS = 15
 
 
-def _event_query(run_id: int, since: int, event_types: list[str] | None = None,
-                 severity: str | None = None, path: str | None = None):  # type: ignore[no-untyped-def]
+def _event_query(
+    run_id: int,
+    since: int,
+    event_types: list[str] | None = None,
+    severity: str | None = None,
+    path: str | None = None,
+):  # type: ignore[no-untyped-def]
     query = select(AgentEvent).where(AgentEvent.run_id == run_id, col(AgentEvent.id) > since)
     if event_types:
         query = query.where(col(AgentEvent.event_type).in_(event_types))
@@ -53,16 +58,18 @@ def list_events(
     run_id: int,
     session: SessionDep,
     since: Annotated[int, Query(ge=0, description="return events with id > since")] = 0,
-    event_types: Annotated[str | None, Query(alias="eventTypes",
-                                             description="comma-separated")] = None,
+    event_types: Annotated[
+        str | None, Query(alias="eventTypes", description="comma-separated")
+    ] = None,
     severity: str | None = None,
     path: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> Page[EventPublic]:
     get_run(session, run_id)
     types = [t.strip() for t in event_types.split(",") if t.strip()] if event_types else None
-    rows = list(session.exec(
-        _event_query(run_id, since, types, severity, path).limit(limit + 1)).all())
+    rows = list(
+        session.exec(_event_query(run_id, since, types, severity, path).limit(limit + 1)).all()
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(
@@ -86,8 +93,11 @@ def _sse(event: AgentEvent) -> ServerSentEvent:
     return ServerSentEvent(data=json.dumps(data), event="agent_event", id=str(event.id))
 
 
-@router.get("/{run_id}/events/stream", response_class=EventSourceResponse,
-            responses={200: {"content": {"text/event-stream": {}}}})
+@router.get(
+    "/{run_id}/events/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
 async def stream_events(
     run_id: int,
     request: Request,
@@ -105,8 +115,12 @@ async def stream_events(
         try:
             after = int(last_event_id)
         except ValueError:
-            raise Problem(400, "invalid-last-event-id", "Invalid Last-Event-ID",
-                          "Last-Event-ID must be an event id this API sent.") from None
+            raise Problem(
+                400,
+                "invalid-last-event-id",
+                "Invalid Last-Event-ID",
+                "Last-Event-ID must be an event id this API sent.",
+            ) from None
     engine = state.engine
 
     async def events() -> AsyncIterator[ServerSentEvent]:
@@ -137,15 +151,23 @@ def _wants_text(accept: str | None) -> bool:
 
 def _ready(run: Run) -> None:
     if run.summary is None:
-        raise Problem(409, "not-ready", "The run has no diff yet",
-                      f"Run {run.id} is {run.status}; its diff, files and summary exist once "
-                      "the agent has finished.", runId=run.id, currentStatus=run.status)
+        raise Problem(
+            409,
+            "not-ready",
+            "The run has no diff yet",
+            f"Run {run.id} is {run.status}; its diff, files and summary exist once "
+            "the agent has finished.",
+            runId=run.id,
+            currentStatus=run.status,
+        )
 
 
-@router.get("/{run_id}/diff", response_model=DiffPublic,
-            responses={200: {"content": {"text/x-diff": {}}}})
-def run_diff(run_id: int, session: SessionDep,
-             accept: Annotated[str | None, Header()] = None) -> Response | DiffPublic:
+@router.get(
+    "/{run_id}/diff", response_model=DiffPublic, responses={200: {"content": {"text/x-diff": {}}}}
+)
+def run_diff(
+    run_id: int, session: SessionDep, accept: Annotated[str | None, Header()] = None
+) -> Response | DiffPublic:
     """Unified diff of the run's work against its base (JSON, or raw with
     `Accept: text/x-diff`)."""
     run = get_run(session, run_id)
@@ -153,16 +175,21 @@ def run_diff(run_id: int, session: SessionDep,
     assert run.summary is not None
     if _wants_text(accept):
         return PlainTextResponse(run.diff or "", media_type="text/x-diff")
-    return DiffPublic(run_id=run_id, base_sha=run.base_sha,
-                      snapshot_sha=run.summary.get("snapshotSha"), diff=run.diff or "")
+    return DiffPublic(
+        run_id=run_id,
+        base_sha=run.base_sha,
+        snapshot_sha=run.summary.get("snapshotSha"),
+        diff=run.diff or "",
+    )
 
 
 @router.get("/{run_id}/files", response_model=list[RunFilePublic])
 def run_files(run_id: int, session: SessionDep) -> list[RunFilePublic]:
     run = get_run(session, run_id)
     _ready(run)
-    rows = session.exec(select(RunFile).where(RunFile.run_id == run_id)
-                        .order_by(col(RunFile.path))).all()
+    rows = session.exec(
+        select(RunFile).where(RunFile.run_id == run_id).order_by(col(RunFile.path))
+    ).all()
     return [RunFilePublic.model_validate(r) for r in rows]
 
 
@@ -170,8 +197,9 @@ def run_files(run_id: int, session: SessionDep) -> list[RunFilePublic]:
 def run_file(run_id: int, path: str, session: SessionDep) -> RunFileDetail:
     run = get_run(session, run_id)
     _ready(run)
-    row = session.exec(select(RunFile).where(RunFile.run_id == run_id,
-                                             RunFile.path == path)).first()
+    row = session.exec(
+        select(RunFile).where(RunFile.run_id == run_id, RunFile.path == path)
+    ).first()
     if row is None:
         raise not_found("file", f"{path!r} in run {run_id}")
     return RunFileDetail.model_validate(row)
@@ -181,5 +209,3 @@ def run_file(run_id: int, path: str, session: SessionDep) -> RunFileDetail:
 def run_summary(run_id: int, session: SessionDep) -> SummaryPublic:
     run = get_run(session, run_id)
     return SummaryPublic(run_id=run_id, status=run.status, summary=run.summary)
-
-

@@ -4,9 +4,7 @@ from slipway.agents.base import AgentAdapter, UnknownAgentError
 from slipway.agents.claude_code import ClaudeCodeAdapter
 from slipway.agents.script import ScriptAdapter
 
-ADAPTERS: dict[str, AgentAdapter] = {
-    a.name: a for a in (ClaudeCodeAdapter(), ScriptAdapter())
-}
+ADAPTERS: dict[str, AgentAdapter] = {a.name: a for a in (ClaudeCodeAdapter(), ScriptAdapter())}
 
 
 def get_adapter(name: str) -> AgentAdapter:

@@ -93,7 +93,9 @@ class StreamJsonParser:
                 )
             elif btype == "thinking":
                 events.append(
-                    ParsedEvent("assistant_thinking", {"text": _clip(str(block.get("thinking", "")))})
+                    ParsedEvent(
+                        "assistant_thinking", {"text": _clip(str(block.get("thinking", "")))}
+                    )
                 )
             elif btype == "tool_use":
                 events.extend(self._tool_use(block))
@@ -118,7 +120,9 @@ class StreamJsonParser:
         if name == "Bash" and isinstance(tool_input, dict):
             command = str(tool_input.get("command", ""))
             remembered["command"] = command
-            events.append(ParsedEvent("command_started", {"toolUseId": tool_id, "command": command}))
+            events.append(
+                ParsedEvent("command_started", {"toolUseId": tool_id, "command": command})
+            )
         if isinstance(path, str):
             remembered["path"] = path
         self._tools[tool_id] = remembered
@@ -140,8 +144,12 @@ class StreamJsonParser:
             events.append(
                 ParsedEvent(
                     "tool_result",
-                    {"toolUseId": tool_id, "name": tool.get("name"), "isError": is_error,
-                     "content": text},
+                    {
+                        "toolUseId": tool_id,
+                        "name": tool.get("name"),
+                        "isError": is_error,
+                        "content": text,
+                    },
                     severity=severity,
                     path=tool.get("path"),
                 )
@@ -150,8 +158,12 @@ class StreamJsonParser:
                 events.append(
                     ParsedEvent(
                         "command_finished",
-                        {"toolUseId": tool_id, "command": tool.get("command"),
-                         "isError": is_error, "output": text},
+                        {
+                            "toolUseId": tool_id,
+                            "command": tool.get("command"),
+                            "isError": is_error,
+                            "output": text,
+                        },
                         severity=severity,
                     )
                 )
@@ -184,8 +196,10 @@ class StreamJsonParser:
             events.append(
                 ParsedEvent(
                     "error",
-                    {"message": str(msg.get("result") or msg.get("subtype") or "agent failed"),
-                     "subtype": msg.get("subtype")},
+                    {
+                        "message": str(msg.get("result") or msg.get("subtype") or "agent failed"),
+                        "subtype": msg.get("subtype"),
+                    },
                     severity="error",
                 )
             )
