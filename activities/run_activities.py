@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
@@ -41,6 +42,7 @@ from activities.types import (
 from slipway import gitops
 from slipway.agents import get_adapter
 from slipway.db import AgentEvent, Run, RunFile, utcnow
+from slipway.failpoints import failpoint
 from slipway.settings import Settings
 from slipway.timeline import EventDraft, append_events
 
@@ -49,19 +51,37 @@ TURNS_DIR = ".slipway/turns"
 LABEL_RUN = "slipway.run"
 LABEL_PROJECT = "slipway.project"
 LABEL_ATTEMPT = "slipway.attempt"
+LABEL_QUEUE = "slipway.queue"
 TAIL_INTERVAL = 0.2
 CONTAINER_CHECK_INTERVAL = 2.0
 READ_CHUNK = 1 << 20
+HEARTBEAT_EVERY = 1.0
+
+T = TypeVar("T")
 
 
-def container_name(run_id: int, attempt: int) -> str:
-    return f"slipway-run-{run_id}-{attempt}"
+def container_name(task_queue: str, run_id: int, attempt: int) -> str:
+    """Unique per installation (its task queue), so two Slipways sharing a Docker engine
+    never adopt each other's containers; `slipway-run-<id>-<attempt>` by default."""
+    return f"{task_queue}-run-{run_id}-{attempt}"
 
 
 def _relative(path: str | None) -> str | None:
     if path and path.startswith(CONTAINER_WORKSPACE + "/"):
         return path[len(CONTAINER_WORKSPACE) + 1 :]
     return path
+
+
+async def heartbeating(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking `fn` in a thread, heartbeating meanwhile: a worker that dies during a
+    long clone, build or push is then noticed within the heartbeat timeout, not at the
+    activity's start-to-close timeout."""
+    task = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY)
+        if done:
+            return task.result()
+        activity.heartbeat()
 
 
 def _git_error(e: Exception) -> ApplicationError:
@@ -101,7 +121,9 @@ class RunActivities:
     async def pick_host(self) -> PickHostResult:
         """Runs on the shared queue; whichever worker takes it becomes the run's host."""
         return PickHostResult(
-            host=self.settings.host_name, task_queue=self.settings.host_task_queue
+            host=self.settings.host_name,
+            task_queue=self.settings.host_task_queue,
+            host_lost_timeout_seconds=self.settings.host_lost_timeout_seconds,
         )
 
     @activity.defn
@@ -156,7 +178,7 @@ class RunActivities:
     async def prepare_workspace(self, inp: PrepareWorkspaceInput) -> PrepareWorkspaceResult:
         workspace = self.settings.workspaces_dir / f"run-{inp.run_id}-{inp.attempt}"
         try:
-            base_sha = await asyncio.to_thread(
+            base_sha = await heartbeating(
                 gitops.prepare_workspace,
                 inp.repository_url,
                 workspace,
@@ -185,7 +207,7 @@ class RunActivities:
 
     @activity.defn
     async def provision_container(self, inp: ProvisionInput) -> ProvisionResult:
-        container = await asyncio.to_thread(self._provision, inp)
+        container = await heartbeating(self._provision, inp)
         self._events(
             inp.run_id,
             EventDraft(
@@ -201,7 +223,7 @@ class RunActivities:
         return ProvisionResult(container_id=str(container.id), container_name=str(container.name))
 
     def _provision(self, inp: ProvisionInput) -> Container:
-        name = container_name(inp.run_id, inp.attempt)
+        name = container_name(self.settings.task_queue, inp.run_id, inp.attempt)
         existing = self._get_container(name)
         if existing is None:
             try:
@@ -213,6 +235,7 @@ class RunActivities:
                         LABEL_RUN: str(inp.run_id),
                         LABEL_PROJECT: str(inp.project_id),
                         LABEL_ATTEMPT: str(inp.attempt),
+                        LABEL_QUEUE: self.settings.task_queue,
                     },
                     volumes={inp.workspace: {"bind": CONTAINER_WORKSPACE, "mode": "rw"}},
                     working_dir=CONTAINER_WORKSPACE,
@@ -237,6 +260,7 @@ class RunActivities:
                 if e.status_code != 409:  # 409: a concurrent attempt created it first
                     raise
                 existing = self.docker.containers.get(name)
+        failpoint("provision.created")
         existing.reload()
         if existing.status == "paused":
             existing.unpause()
@@ -255,7 +279,7 @@ class RunActivities:
             if c.status != "paused":
                 c.pause()
 
-        await asyncio.to_thread(pause)
+        await heartbeating(pause)
 
     @activity.defn
     async def unpause_container(self, inp: ContainerInput) -> None:
@@ -268,7 +292,7 @@ class RunActivities:
             if c.status == "paused":
                 c.unpause()
 
-        await asyncio.to_thread(unpause)
+        await heartbeating(unpause)
 
     @activity.defn
     async def teardown_container(self, inp: ContainerInput) -> None:
@@ -279,7 +303,7 @@ class RunActivities:
             c.remove(force=True)
             return True
 
-        removed = await asyncio.to_thread(remove)
+        removed = await heartbeating(remove)
         self._events(
             inp.run_id,
             EventDraft(
@@ -444,7 +468,7 @@ class RunActivities:
 
     @activity.defn
     async def summarise(self, inp: SummariseInput) -> SummariseResult:
-        return await asyncio.to_thread(self._summarise, inp)
+        return await heartbeating(self._summarise, inp)
 
     def _summarise(self, inp: SummariseInput) -> SummariseResult:
         workspace = Path(inp.workspace)
@@ -543,11 +567,12 @@ class RunActivities:
         name = inp.author_name or self.settings.git_author_name
         email = inp.author_email or self.settings.git_author_email
         try:
-            sha = await asyncio.to_thread(
+            sha = await heartbeating(
                 gitops.commit_all, Path(inp.workspace), inp.run_id, inp.message, name, email
             )
         except gitops.GitError as e:
             raise _git_error(e) from e
+        await heartbeating(failpoint, "commit.done")
         self._events(
             inp.run_id,
             EventDraft(
@@ -561,9 +586,10 @@ class RunActivities:
     @activity.defn
     async def push(self, inp: PushInput) -> PushResult:
         try:
-            sha = await asyncio.to_thread(gitops.push_branch, Path(inp.workspace), inp.branch)
+            sha = await heartbeating(gitops.push_branch, Path(inp.workspace), inp.branch)
         except gitops.GitError as e:
             raise _git_error(e) from e
+        await heartbeating(failpoint, "push.done")
         self._events(
             inp.run_id,
             EventDraft(

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 class PickHostResult:
     host: str
     task_queue: str
+    # How long the run's work may wait for this host's worker before the run fails host_lost.
+    host_lost_timeout_seconds: float = 120.0
 
 
 @dataclass

@@ -48,16 +48,28 @@ def make_remote(root: Path) -> Path:
     subprocess.run(["git", "init", "-q", "-b", "main", str(seed)], check=True)
     (seed / "README.md").write_text("# bench\n")
     subprocess.run(["git", "add", "."], cwd=seed, check=True)
-    subprocess.run(["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "i"],
-                   cwd=seed, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "i"],
+        cwd=seed,
+        check=True,
+    )
     bare = root / "remote.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(seed), str(bare)], check=True)
     return bare
 
 
 async def one_run(http: httpx.AsyncClient, project_id: int) -> tuple[float, float]:
-    run = (await http.post("/api/runs", json={"projectId": project_id, "title": "bench",
-                                              "prompt": PROMPT, "selectedAgent": "script"})).json()
+    run = (
+        await http.post(
+            "/api/runs",
+            json={
+                "projectId": project_id,
+                "title": "bench",
+                "prompt": PROMPT,
+                "selectedAgent": "script",
+            },
+        )
+    ).json()
     first_agent: float | None = None
     review: float | None = None
     ready = asyncio.Event()
@@ -75,7 +87,9 @@ async def one_run(http: httpx.AsyncClient, project_id: int) -> tuple[float, floa
                 if first_agent is None and event["eventType"] == "agent_started":
                     first_agent = now - t0
                 if event["eventType"] == "status_changed" and event["data"]["to"] in (
-                        "review", "failed"):
+                    "review",
+                    "failed",
+                ):
                     if event["data"]["to"] == "failed":
                         raise RuntimeError(f"run failed: {event['data']}")
                     review = now - t0
@@ -97,10 +111,23 @@ def baseline(remote: Path, image: str, root: Path, i: int) -> tuple[float, float
     subprocess.run(["git", "clone", "-q", "--local", str(remote), str(work)], check=True)
     (work / ".prompt").write_text(PROMPT)
     proc = subprocess.Popen(
-        ["docker", "run", "--rm", "-v", f"{work}:/workspace", "-w", "/workspace",
-         "--user", f"{os.getuid()}:{os.getgid()}", image,
-         "slipway-script-agent", "--prompt-file", "/workspace/.prompt"],
-        stdout=subprocess.PIPE)
+        [
+            "docker",
+            "run",
+            "--rm",
+            "-v",
+            f"{work}:/workspace",
+            "-w",
+            "/workspace",
+            "--user",
+            f"{os.getuid()}:{os.getgid()}",
+            image,
+            "slipway-script-agent",
+            "--prompt-file",
+            "/workspace/.prompt",
+        ],
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     proc.stdout.readline()
     first = time.perf_counter() - t0
@@ -111,22 +138,32 @@ def baseline(remote: Path, image: str, root: Path, i: int) -> tuple[float, float
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="slipway-bench-"))
     api_port, temporal_port, ui_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "SLIPWAY_DATA_DIR": str(root / "data"),
-           "SLIPWAY_API_PORT": str(api_port),
-           "SLIPWAY_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
-           "SLIPWAY_TEMPORAL_UI_PORT": str(ui_port),
-           "SLIPWAY_HOST_NAME": "bench", "SLIPWAY_CONTAINER_NETWORK": "none"}
+    env = {
+        **os.environ,
+        "SLIPWAY_DATA_DIR": str(root / "data"),
+        "SLIPWAY_API_PORT": str(api_port),
+        "SLIPWAY_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+        "SLIPWAY_TEMPORAL_UI_PORT": str(ui_port),
+        "SLIPWAY_HOST_NAME": "bench",
+        "SLIPWAY_CONTAINER_NETWORK": "none",
+    }
     image = env.get("SLIPWAY_AGENT_IMAGE", "slipway-agent:latest")
     log = open(root / "stack.log", "wb")
-    stack = subprocess.Popen([sys.executable, "-m", "slipway.cli", "up"], env=env,
-                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    stack = subprocess.Popen(
+        [sys.executable, "-m", "slipway.cli", "up"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         base_url = f"http://127.0.0.1:{api_port}"
         async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
@@ -140,8 +177,11 @@ async def main() -> int:
                     raise RuntimeError(f"slipway up exited; see {root / 'stack.log'}")
                 await asyncio.sleep(0.2)
             remote = make_remote(root)
-            project = (await http.post("/api/projects", json={
-                "name": "bench", "repositoryUrl": str(remote)})).json()
+            project = (
+                await http.post(
+                    "/api/projects", json={"name": "bench", "repositoryUrl": str(remote)}
+                )
+            ).json()
             await one_run(http, project["id"])  # warm-up: first workflow, first exec
             baseline(remote, image, root, -1)
             slipway, raw = [], []
@@ -161,8 +201,10 @@ async def main() -> int:
 
     out(f"runs: {args.runs} (after one warm-up), machine: {os.cpu_count()} cores")
     out(f"{'':38}{'slipway':>10}{'baseline':>10}{'ratio':>8}")
-    for k, label in ((0, "start -> first agent event (median s)"),
-                     (1, "start -> review (median s)")):
+    for k, label in (
+        (0, "start -> first agent event (median s)"),
+        (1, "start -> review (median s)"),
+    ):
         s, b = med(slipway, k), med(raw, k)
         out(f"{label:38}{s:>10.3f}{b:>10.3f}{s / b:>8.2f}")
     out("baseline: git clone --local + docker run of the same image, to first line / exit")

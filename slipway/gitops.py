@@ -215,6 +215,8 @@ def commit_all(
     base_sha = (workspace / ".slipway" / "base_sha").read_text().strip()
     if head.hexsha != base_sha and trailer in str(head.message):
         return head.hexsha
+    # A git killed with its worker leaves its lock behind; nothing else writes this workspace.
+    (workspace / ".git" / "index.lock").unlink(missing_ok=True)
     _run(["add", "-A"], cwd=workspace)
     full_message = f"{message.rstrip()}\n\n{trailer}\n"
     _run(

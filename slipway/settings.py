@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     # longer than the maximum.
     turn_idle_timeout_seconds: float = 600.0
     turn_max_seconds: float = 3600.0
+    # A run whose host's worker picks up none of its work for this long fails `host_lost`.
+    host_lost_timeout_seconds: float = 120.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -124,9 +124,12 @@ async def stack(
     await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
     for t in worker_tasks:
         t.cancel()
-    for c in docker_client.containers.list(all=True, filters={"label": "slipway.run"}):
-        if c.name.startswith("slipway-run-"):
-            c.remove(force=True)
+    remove_containers(docker_client, settings.task_queue)
+
+
+def remove_containers(client: docker.DockerClient, task_queue: str) -> None:
+    for c in client.containers.list(all=True, filters={"label": f"slipway.queue={task_queue}"}):
+        c.remove(force=True)
 
 
 @pytest.fixture

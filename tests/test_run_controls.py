@@ -17,7 +17,10 @@ from tests.helpers import (
 
 
 def _containers(stack: Stack, run_id: int) -> list:
-    return stack.docker.containers.list(all=True, filters={"label": f"slipway.run={run_id}"})
+    return stack.docker.containers.list(
+        all=True,
+        filters={"label": [f"slipway.run={run_id}", f"slipway.queue={stack.settings.task_queue}"]},
+    )
 
 
 async def _wait_for_event(stack: Stack, run_id: int, text: str, timeout: float = 60) -> None:

@@ -113,7 +113,10 @@ async def test_run_from_draft_to_pushed_branch_with_resumed_sse(stack: Stack, re
     assert summary["additions"] == 2
 
     # The agent's container is gone once the run is in review.
-    assert not stack.docker.containers.list(all=True, filters={"label": f"slipway.run={run_id}"})
+    assert not stack.docker.containers.list(
+        all=True,
+        filters={"label": [f"slipway.run={run_id}", f"slipway.queue={stack.settings.task_queue}"]},
+    )
 
     # Git actions are refused before approval, then happen once each.
     refused = await command(http, run_id, "commit", expect=409)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
 
 with workflow.unsafe.imports_passed_through():
     from activities.run_activities import RunActivities
@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
 
 INVALID_TRANSITION = "invalid_transition"
 GIT_FAILED = "git_failed"
+HOST_LOST = "host_lost"
 
 S = RunStatus
 
@@ -91,6 +92,14 @@ def _invalid(action: str, current: str) -> ApplicationError:
     )
 
 
+def _host_lost(err: BaseException) -> bool:
+    return (
+        isinstance(err, ActivityError)
+        and isinstance(err.cause, TimeoutError)
+        and err.cause.type == TimeoutType.SCHEDULE_TO_START
+    )
+
+
 def _reason(err: BaseException) -> str:
     cause: BaseException | None = err
     while isinstance(cause, ActivityError) and cause.cause is not None:
@@ -111,6 +120,8 @@ class RunWorkflow:
         self._base_sha: str | None = None
         self._host: str | None = None
         self._host_queue: str | None = None
+        self._host_lost_timeout = timedelta(minutes=2)
+        self._host_is_lost = False
         self._container: str | None = None
         self._failure: str | None = None
         self._commit_sha: str | None = None
@@ -158,6 +169,8 @@ class RunWorkflow:
                 retry_policy=timeouts.QUICK_RETRY,
             )
             self._host, self._host_queue = host.host, host.task_queue
+            self._host_lost_timeout = timedelta(seconds=host.host_lost_timeout_seconds)
+            self._host_is_lost = False
             self._check_cancel()
             await self._set_status(S.PROVISIONING)
             ws = await self._on_host(
@@ -192,12 +205,22 @@ class RunWorkflow:
         except _Failed as e:
             outcome, reason = S.FAILED, str(e)
         except ActivityError as e:
-            outcome, reason = S.FAILED, _reason(e)
+            outcome, reason = S.FAILED, self._failure_reason(e)
         await self._teardown()
         if self._cancel_requested:
             outcome, reason = S.CANCELLED, None
         self._failure = reason
         await self._set_status(outcome, reason=reason)
+
+    def _failure_reason(self, err: ActivityError) -> str:
+        if _host_lost(err):
+            # Nothing more can reach that host; its reconciler cleans up when it is back.
+            self._host_is_lost = True
+            return (
+                f"{HOST_LOST}: no worker of host {self._host} picked up the run's work for "
+                f"{self._host_lost_timeout.total_seconds():.0f}s"
+            )
+        return _reason(err)
 
     async def _run_turn(self, turn: int) -> None:
         assert self._container and self._workspace and self._host_queue
@@ -215,7 +238,8 @@ class RunWorkflow:
             ),
             task_queue=self._host_queue,
             start_to_close_timeout=timeouts.AGENT_TURN,
-            heartbeat_timeout=timeouts.AGENT_TURN_HEARTBEAT,
+            heartbeat_timeout=timeouts.HOST_HEARTBEAT,
+            schedule_to_start_timeout=self._host_lost_timeout,
             retry_policy=timeouts.TURN_RETRY,
         )
         await workflow.wait_condition(lambda: handle.done() or self._cancel_requested)
@@ -235,7 +259,7 @@ class RunWorkflow:
             raise _Cancelled()
 
     async def _teardown(self) -> None:
-        if not self._container or not self._host_queue:
+        if not self._container or not self._host_queue or self._host_is_lost:
             return
         name, self._container = self._container, None
         try:
@@ -248,11 +272,14 @@ class RunWorkflow:
             workflow.logger.warning("could not remove container %s", name)
 
     async def _on_host(self, activity: Any, arg: Any, timeout: timedelta) -> Any:
+        """Every container and workspace activity goes to the host that holds the run."""
         return await workflow.execute_activity_method(
             activity,
             arg,
             task_queue=self._host_queue,
             start_to_close_timeout=timeout,
+            heartbeat_timeout=timeouts.HOST_HEARTBEAT,
+            schedule_to_start_timeout=self._host_lost_timeout,
             retry_policy=timeouts.QUICK_RETRY,
         )
 
@@ -425,16 +452,14 @@ class RunWorkflow:
                 await self._commit(CommitRequest())
             assert self._workspace and self._branch
             try:
-                await workflow.execute_activity_method(
+                await self._on_host(
                     RunActivities.push,
                     PushInput(self._input.run_id, self._workspace, self._branch),
-                    task_queue=self._host_queue,
-                    start_to_close_timeout=timeouts.GIT_PUSH,
-                    retry_policy=timeouts.QUICK_RETRY,
+                    timeouts.GIT_PUSH,
                 )
             except ActivityError as e:
                 raise ApplicationError(
-                    f"push failed: {_reason(e)}", type=GIT_FAILED, non_retryable=True
+                    f"push failed: {self._failure_reason(e)}", type=GIT_FAILED, non_retryable=True
                 ) from e
             await self._set_status(S.PUSHED)
         return self.state()
@@ -446,7 +471,7 @@ class RunWorkflow:
     async def _commit(self, req: CommitRequest) -> None:
         assert self._workspace
         try:
-            result = await workflow.execute_activity_method(
+            result = await self._on_host(
                 RunActivities.commit,
                 CommitInput(
                     self._input.run_id,
@@ -455,13 +480,11 @@ class RunWorkflow:
                     req.author_name,
                     req.author_email,
                 ),
-                task_queue=self._host_queue,
-                start_to_close_timeout=timeouts.GIT_COMMIT,
-                retry_policy=timeouts.QUICK_RETRY,
+                timeouts.GIT_COMMIT,
             )
         except ActivityError as e:
             raise ApplicationError(
-                f"commit failed: {_reason(e)}", type=GIT_FAILED, non_retryable=True
+                f"commit failed: {self._failure_reason(e)}", type=GIT_FAILED, non_retryable=True
             ) from e
         self._commit_sha = result.sha
         await self._set_status(S.COMMITTED)

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-RECORD_STATUS = timedelta(seconds=30)
-PICK_HOST = timedelta(seconds=30)
+RECORD_STATUS = timedelta(seconds=10)
+PICK_HOST = timedelta(seconds=10)
 PREPARE_WORKSPACE = timedelta(minutes=15)
 PROVISION_CONTAINER = timedelta(minutes=5)
 CONTAINER_COMMAND = timedelta(minutes=1)
@@ -16,8 +16,9 @@ GIT_PUSH = timedelta(minutes=15)
 # The agent turn's own limits (idle, maximum duration) are the worker's settings; this only
 # bounds a turn whose worker never reports back.
 AGENT_TURN = timedelta(hours=24)
-# Short, so a retried turn re-attaches soon after its worker dies.
-AGENT_TURN_HEARTBEAT = timedelta(seconds=5)
+# Short, so work on a host is retried (and a turn re-attached) soon after its worker dies;
+# every host activity heartbeats at least once a second.
+HOST_HEARTBEAT = timedelta(seconds=5)
 
 QUICK_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
