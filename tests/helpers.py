@@ -131,9 +131,11 @@ async def read_sse(
     last_event_id: str | None = None,
     stop_after: int | None = None,
     timeout: float = 120,
+    sink: list[SseEvent] | None = None,
 ) -> tuple[list[SseEvent], int]:
     """Follows a run's stream; returns its events and how many `:ping` comments it saw.
-    With `stop_after`, drops the connection after that many events, as a flaky network does."""
+    With `stop_after`, drops the connection after that many events, as a flaky network does.
+    Events also go to `sink` as they arrive, so a caller keeps them if the connection dies."""
     headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
     events: list[SseEvent] = []
     pings = 0
@@ -150,11 +152,12 @@ async def read_sse(
                     continue
                 if line == "":
                     if "data" in fields:
-                        events.append(
-                            SseEvent(
-                                fields.get("id"), fields.get("event"), json.loads(fields["data"])
-                            )
+                        event = SseEvent(
+                            fields.get("id"), fields.get("event"), json.loads(fields["data"])
                         )
+                        events.append(event)
+                        if sink is not None:
+                            sink.append(event)
                         if stop_after is not None and len(events) >= stop_after:
                             break
                     fields = {}
@@ -162,3 +165,39 @@ async def read_sse(
                 name, _, value = line.partition(":")
                 fields[name] = value[1:] if value.startswith(" ") else value
     return events, pings
+
+
+async def follow_sse(base_url: str, run_id: int, timeout: float = 180) -> tuple[list[int], int]:
+    """A client that reconnects with Last-Event-ID whenever its connection breaks, until the
+    stream ends normally; returns the event ids it received and how often it reconnected."""
+    received: list[SseEvent] = []
+    reconnects = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        last = received[-1].id if received else None
+        try:
+            await read_sse(base_url, run_id, last_event_id=last, sink=received, timeout=30)
+            return [int(e.id or 0) for e in received], reconnects
+        except (httpx.TransportError, AssertionError):
+            reconnects += 1
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"stream of run {run_id} did not end within {timeout}s")
+
+
+async def wait_for(predicate, timeout: float = 60, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    """Polls an async predicate until it returns something truthy; returns that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await predicate()
+        if value:
+            return value
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+async def says(http: httpx.AsyncClient, run_id: int) -> list[str]:
+    return [
+        e["data"]["text"]
+        for e in await all_events(http, run_id)
+        if e["eventType"] == "assistant_message"
+    ]

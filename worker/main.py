@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 
 import docker
@@ -26,14 +27,18 @@ log = logging.getLogger("slipway.worker")
 def build_workers(client: Client, settings: Settings) -> list[Worker]:
     engine = make_engine(settings.resolved_database_url)
     acts = RunActivities(settings, engine, docker.from_env())
+    # The host in the identity tells operators (and tests) where each activity ran.
+    identity = f"slipway-worker@{settings.host_name}:{os.getpid()}"
     shared = Worker(
         client,
+        identity=identity,
         task_queue=settings.task_queue,
         workflows=[RunWorkflow],
         activities=acts.shared_activities(),
     )
     host = Worker(
         client,
+        identity=identity,
         task_queue=settings.host_task_queue,
         activities=acts.host_activities(),
     )
