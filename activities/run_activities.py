@@ -335,12 +335,8 @@ class RunActivities:
         parser = adapter.new_parser(state.get("parser"))
 
         container = await asyncio.to_thread(self._get_container, inp.container_name)
-        if container is None:
-            raise ApplicationError(
-                "the run's container is gone before the agent started",
-                type=errors.CONTAINER_LOST,
-                non_retryable=True,
-            )
+        if container is None or container.status in ("exited", "dead"):
+            raise self._container_lost(inp, None if container is None else container.status)
         if not pid_file.exists():
             await asyncio.to_thread(self._launch_turn, container, inp, adapter, turns)
 
@@ -386,21 +382,7 @@ class RunActivities:
                 last_check = now
                 status = await asyncio.to_thread(self._container_status, inp.container_name)
                 if status is None or status in ("exited", "dead"):
-                    what = "was removed" if status is None else f"is {status}"
-                    self._events(
-                        inp.run_id,
-                        EventDraft(
-                            f"a{inp.attempt}:t{inp.turn}:lost",
-                            "error",
-                            {"message": f"the run's container {inp.container_name} {what}"},
-                            severity="error",
-                        ),
-                    )
-                    raise ApplicationError(
-                        f"the run's container {inp.container_name} {what} while the agent ran",
-                        type=errors.CONTAINER_LOST,
-                        non_retryable=True,
-                    )
+                    raise self._container_lost(inp, status)
                 if status == "paused":
                     last_growth = now
                 elif now - last_growth > self.settings.turn_idle_timeout_seconds:
@@ -433,6 +415,21 @@ class RunActivities:
             ),
         )
         return TurnResult(exit_code=exit_code, lines=lines, error=error)
+
+    def _container_lost(self, inp: TurnInput, status: str | None) -> ApplicationError:
+        """Says in the timeline what happened to the container, and fails the turn for good."""
+        what = "was removed" if status is None else f"is {status} (killed or stopped)"
+        message = f"the run's container {inp.container_name} {what}"
+        self._events(
+            inp.run_id,
+            EventDraft(
+                f"a{inp.attempt}:t{inp.turn}:lost",
+                "error",
+                {"message": message, "containerStatus": status or "missing"},
+                severity="error",
+            ),
+        )
+        return ApplicationError(message, type=errors.CONTAINER_LOST, non_retryable=True)
 
     def _launch_turn(self, container: Container, inp: TurnInput, adapter: Any, turns: Path) -> None:
         turns.mkdir(parents=True, exist_ok=True)
