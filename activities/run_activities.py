@@ -43,6 +43,7 @@ from slipway import gitops
 from slipway.agents import get_adapter
 from slipway.db import AgentEvent, Run, RunFile, utcnow
 from slipway.failpoints import failpoint
+from slipway.health import observe
 from slipway.settings import Settings
 from slipway.timeline import EventDraft, append_events
 
@@ -114,6 +115,11 @@ class RunActivities:
 
     def _events(self, run_id: int, *drafts: EventDraft) -> None:
         append_events(self.engine, run_id, list(drafts))
+
+    def _observe(self, run_id: int, name: str, status: str, **kw: Any) -> None:
+        observe(
+            self.engine, run_id, status, host=self.settings.host_name, container_name=name, **kw
+        )
 
     # ---- shared queue -------------------------------------------------------------------
 
@@ -266,33 +272,31 @@ class RunActivities:
             existing.unpause()
         elif existing.status != "running":
             existing.start()
+        self._observe(inp.run_id, name, "running")
         return existing
 
     @activity.defn
     async def pause_container(self, inp: ContainerInput) -> None:
-        def pause() -> None:
-            c = self._get_container(inp.container_name)
-            if c is None:
-                raise ApplicationError(
-                    "the run's container is gone", type=errors.CONTAINER_LOST, non_retryable=True
-                )
-            if c.status != "paused":
-                c.pause()
-
-        await heartbeating(pause)
+        await heartbeating(self._set_paused, inp, True)
 
     @activity.defn
     async def unpause_container(self, inp: ContainerInput) -> None:
-        def unpause() -> None:
-            c = self._get_container(inp.container_name)
-            if c is None:
-                raise ApplicationError(
-                    "the run's container is gone", type=errors.CONTAINER_LOST, non_retryable=True
-                )
-            if c.status == "paused":
-                c.unpause()
+        await heartbeating(self._set_paused, inp, False)
 
-        await heartbeating(unpause)
+    def _set_paused(self, inp: ContainerInput, paused: bool) -> None:
+        """`docker pause` freezes every process of the agent; idempotent both ways."""
+        c = self._get_container(inp.container_name)
+        if c is None:
+            raise ApplicationError(
+                f"the run's container {inp.container_name} is gone",
+                type=errors.CONTAINER_LOST,
+                non_retryable=True,
+            )
+        if paused and c.status != "paused":
+            c.pause()
+        elif not paused and c.status == "paused":
+            c.unpause()
+        self._observe(inp.run_id, inp.container_name, "paused" if paused else "running")
 
     @activity.defn
     async def teardown_container(self, inp: ContainerInput) -> None:
@@ -304,6 +308,7 @@ class RunActivities:
             return True
 
         removed = await heartbeating(remove)
+        self._observe(inp.run_id, inp.container_name, "removed")
         self._events(
             inp.run_id,
             EventDraft(
@@ -420,6 +425,7 @@ class RunActivities:
         """Says in the timeline what happened to the container, and fails the turn for good."""
         what = "was removed" if status is None else f"is {status} (killed or stopped)"
         message = f"the run's container {inp.container_name} {what}"
+        self._observe(inp.run_id, inp.container_name, status or "missing", error=message)
         self._events(
             inp.run_id,
             EventDraft(

@@ -125,3 +125,36 @@ class PushInput:
 class PushResult:
     sha: str
     remote: str = field(default="origin")
+
+
+@dataclass
+class ReconcileInput:
+    host: str
+    host_queue: str
+
+
+@dataclass
+class RepairedRun:
+    run_id: int
+    was: str
+    now: str
+    why: str
+
+
+@dataclass
+class ReconcileRunsResult:
+    repaired: list[RepairedRun] = field(default_factory=list)
+
+
+@dataclass
+class ReconcileContainersInput:
+    host: str
+    started_at: str
+    repaired: list[RepairedRun] = field(default_factory=list)
+
+
+@dataclass
+class ReconcileResult:
+    containers_seen: int
+    containers_removed: int
+    runs_repaired: int

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import AppState
-from api.routers import projects, runs, telemetry
+from api.routers import health, projects, runs, telemetry
 from slipway.db import make_engine
 from slipway.settings import Settings, get_settings
 
@@ -34,9 +34,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(projects.router)
     app.include_router(runs.router)
     app.include_router(telemetry.router)
+    app.include_router(health.router)
 
     @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
+    def service_health() -> dict[str, str]:
         return {"status": "healthy", "version": app.version}
 
     return app

@@ -160,3 +160,30 @@ class SummaryPublic(CamelModel):
     run_id: int
     status: str
     summary: dict[str, Any] | None = Field(default=None)
+
+
+class HealthDetails(CamelModel):
+    host: str | None
+    container_name: str | None
+    container_status: str | None
+    exit_code: int | None
+    error_message: str | None
+    observed_at: UtcDatetime | None
+
+
+class ReconciliationInfo(CamelModel):
+    last_run: UtcDatetime | None
+    host: str | None
+    containers_seen: int
+    containers_removed: int
+    runs_repaired: int
+    this_run_repairs: int
+
+
+class RunHealth(CamelModel):
+    run_id: int
+    status: str
+    health: str
+    details: HealthDetails
+    available_actions: list[str]
+    reconciliation: ReconciliationInfo

@@ -122,3 +122,35 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, pool_pre_ping=True)
     SQLModel.metadata.create_all(engine)
     return engine
+
+
+class ContainerObservation(SQLModel, table=True):
+    """The last thing Slipway saw of a run's container (by its activities or the reconciler)."""
+
+    __tablename__ = "container_observations"
+
+    run_id: int = Field(primary_key=True, foreign_key="runs.id")
+    host: str | None = None
+    container_name: str | None = None
+    container_status: str  # created | running | paused | exited | dead | removed | missing
+    exit_code: int | None = None
+    error: str | None = None
+    observed_at: datetime = Field(default_factory=utcnow)
+
+
+class Reconciliation(SQLModel, table=True):
+    """One pass of a host's reconciler: what it removed and what it repaired."""
+
+    __tablename__ = "reconciliations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    host: str = Field(index=True)
+    started_at: datetime
+    finished_at: datetime = Field(default_factory=utcnow)
+    containers_seen: int = 0
+    containers_removed: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    runs_repaired: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     turn_max_seconds: float = 3600.0
     # A run whose host's worker picks up none of its work for this long fails `host_lost`.
     host_lost_timeout_seconds: float = 120.0
+    # How often each host's reconciler removes stray containers and repairs run rows.
+    reconcile_interval_seconds: float = 30.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -16,18 +16,20 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from temporalio.client import Client
+from sqlmodel import Session, col, select
+from temporalio.client import Client, ScheduleHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from slipway.cli import temporal_binary
-from slipway.db import make_engine
+from slipway.db import Reconciliation, make_engine
 from slipway.image import build_agent_image, build_image, image_is_current
 from slipway.settings import Settings
 from tests.helpers import make_remote
-from worker.main import build_workers
+from worker.main import build_workers, ensure_reconcile_schedule
 from workflows import search_attributes as sa
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -78,6 +80,23 @@ class Stack:
     client: Client
     http: httpx.AsyncClient
     docker: docker.DockerClient
+    schedule: ScheduleHandle
+
+    async def reconcile(self, timeout: float = 60) -> Reconciliation:
+        """Runs the reconciler now (as its schedule would) and returns what it did."""
+        with Session(self.engine) as session:
+            before = session.exec(select(func.max(Reconciliation.id))).one() or 0
+        await self.schedule.trigger()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            with Session(self.engine) as session:
+                row = session.exec(
+                    select(Reconciliation).where(col(Reconciliation.id) > before)
+                ).first()
+            if row is not None:
+                return row
+            await asyncio.sleep(0.2)
+        raise AssertionError("the reconciler did not run")
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -98,8 +117,11 @@ async def stack(
         agent_image=test_image,
         container_network="none",
         turn_idle_timeout_seconds=120,
+        # Tests trigger the reconciler when they want it (Stack.reconcile).
+        reconcile_interval_seconds=3600,
     )
     workers = build_workers(temporal_env.client, settings)
+    schedule = await ensure_reconcile_schedule(temporal_env.client, settings)
     worker_tasks = [asyncio.create_task(w.run()) for w in workers]
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
@@ -118,7 +140,9 @@ async def stack(
             temporal_env.client,
             http,
             docker_client,
+            schedule,
         )
+    await schedule.delete()
     server.should_exit = True
     await server_task
     await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)

@@ -32,3 +32,5 @@ TURN_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=3),
     maximum_attempts=0,  # re-attach for as long as the turn lives; the activity fails itself
 )
+
+RECONCILE = timedelta(minutes=5)
