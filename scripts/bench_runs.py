@@ -6,7 +6,9 @@ then for N runs of a small `script` task measures, from `POST .../start`:
   - the time until the run is in `review` (status event on the stream);
 and beside it, on the same machine and image, the raw baseline: `git clone --local` of the
 same repository plus `docker run` of the same agent, to its first output line and to its exit.
-Prints medians and the ratios Slipway / baseline.
+Prints medians and the ratios Slipway / baseline. Then the recovery figure: the worker is
+SIGKILLed while an agent prints (`slipway up` restarts it) and the seconds until agent output
+flows again on SSE are measured, median and p99 over the trials (goal: p99 under 15 s).
 
     uv run python scripts/bench_runs.py --runs 5
 """
@@ -25,11 +27,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 
 PROMPT = "say starting\nwrite hello.txt\nHello, world!\nEOF\nrun cat hello.txt\nsay done\n"
+# One line every 0.1 s for 12 s: long enough to kill the worker mid-output.
+TICKING = "".join(f"say tick {i}\nsleep 0.1\n" for i in range(120))
 
 
 def free_port() -> int:
@@ -105,6 +110,56 @@ async def one_run(http: httpx.AsyncClient, project_id: int) -> tuple[float, floa
     return first_agent, review
 
 
+async def recovery_trial(http: httpx.AsyncClient, project_id: int, log: Path) -> float:
+    """SIGKILL the worker mid-output; seconds until the next agent line arrives on SSE."""
+    run = (
+        await http.post(
+            "/api/runs",
+            json={
+                "projectId": project_id,
+                "title": "recovery",
+                "prompt": TICKING,
+                "selectedAgent": "script",
+            },
+        )
+    ).json()
+    arrivals: list[float] = []
+
+    async def follow() -> None:
+        async with http.stream("GET", f"/api/runs/{run['id']}/events/stream") as r:
+            async for line in r.aiter_lines():
+                if line.startswith("data:"):
+                    event = json.loads(line[5:])
+                    stored = datetime.fromisoformat(event["createdAt"].replace("Z", "+00:00"))
+                    if event["eventType"] == "assistant_message" and stored.timestamp() > killed:
+                        arrivals.append(time.time())  # stored after the SIGKILL: a new worker's
+                    if event["eventType"] == "status_changed" and event["data"]["to"] in (
+                        "review",
+                        "failed",
+                    ):
+                        return
+
+    killed = float("inf")
+    task = asyncio.create_task(follow())
+    (await http.post(f"/api/runs/{run['id']}/start")).raise_for_status()
+    for _ in range(600):
+        events = (
+            await http.get(
+                f"/api/runs/{run['id']}/events", params={"eventTypes": "assistant_message"}
+            )
+        ).json()["data"]
+        if len(events) >= 10:
+            break
+        await asyncio.sleep(0.05)
+    pid = int(log.read_text().split("worker running (pid ")[-1].split(")")[0])
+    killed = time.time()
+    os.kill(pid, signal.SIGKILL)
+    await asyncio.wait_for(task, 120)
+    if not arrivals:
+        raise RuntimeError("no agent output after the SIGKILL")
+    return arrivals[0] - killed
+
+
 def baseline(remote: Path, image: str, root: Path, i: int) -> tuple[float, float]:
     work = root / f"baseline-{i}"
     t0 = time.perf_counter()
@@ -142,6 +197,7 @@ async def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--recovery-trials", type=int, default=5)
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="slipway-bench-"))
@@ -188,6 +244,10 @@ async def main() -> int:
             for i in range(args.runs):
                 slipway.append(await one_run(http, project["id"]))
                 raw.append(baseline(remote, image, root, i))
+            recoveries = [
+                await recovery_trial(http, project["id"], root / "stack.log")
+                for _ in range(args.recovery_trials)
+            ]
     finally:
         stack.send_signal(signal.SIGINT)
         try:
@@ -208,6 +268,14 @@ async def main() -> int:
         s, b = med(slipway, k), med(raw, k)
         out(f"{label:38}{s:>10.3f}{b:>10.3f}{s / b:>8.2f}")
     out("baseline: git clone --local + docker run of the same image, to first line / exit")
+    if recoveries:
+        ordered = sorted(recoveries)
+        p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+        out(
+            f"recovery after worker SIGKILL (s), {len(ordered)} trials: median "
+            f"{statistics.median(ordered):.1f}, p99 {p99:.1f} (goal < 15), "
+            f"all {[round(r, 1) for r in ordered]}"
+        )
     return 0
 
 

@@ -109,17 +109,11 @@ def ensure_image(settings: Settings, base: str | None = None, force: bool = Fals
 
 
 def cmd_up(settings: Settings) -> int:
+    from slipway.supervisor import CrashLoop, Supervisor
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_image(settings)
-    env = {**os.environ, "SLIPWAY_DATA_DIR": str(settings.data_dir)}
-    procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
-        # Own process group, so Ctrl-C reaches each child once, from us, in order.
-        p = subprocess.Popen(cmd, env=env, start_new_session=True)
-        procs.append((name, p))
-        return p
-
+    supervisor = Supervisor({**os.environ, "SLIPWAY_DATA_DIR": str(settings.data_dir)}, _say)
     stopping = False
 
     def stop(*_: object) -> None:
@@ -128,60 +122,33 @@ def cmd_up(settings: Settings) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    api_address = f"{settings.api_host}:{settings.api_port}"
     code = 0
     try:
         _say(
             f"starting Temporal dev server on {settings.temporal_address} "
             f"(state in {settings.data_dir / 'temporal.db'})"
         )
-        server = start("temporal", temporal_server_command(settings))
-        _wait_for_port(settings.temporal_address, 60, server)
-        _say("starting worker")
-        start("worker", [sys.executable, "-m", "worker"])
-        _say(f"starting API on http://{settings.api_host}:{settings.api_port}")
-        start(
-            "api",
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "api.app:app",
-                "--host",
-                settings.api_host,
-                "--port",
-                str(settings.api_port),
-                "--log-level",
-                "warning",
-            ],
-        )
-        _wait_for_port(f"{settings.api_host}:{settings.api_port}", 60, procs[-1][1])
+        server = supervisor.start("temporal", temporal_server_command(settings))
+        _wait_for_port(settings.temporal_address, 60, server.popen)
+        supervisor.start("worker", [sys.executable, "-m", "worker"])
+        api_cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.app:app"]
+        api_cmd += ["--host", settings.api_host, "--port", str(settings.api_port)]
+        api = supervisor.start("api", [*api_cmd, "--log-level", "warning"])
+        _wait_for_port(api_address, 60, api.popen)
         _say(
-            f"ready: API http://{settings.api_host}:{settings.api_port} "
-            f"(docs /docs), Temporal UI http://127.0.0.1:{settings.temporal_ui_port}; "
-            "Ctrl-C stops all"
+            f"ready: API http://{api_address} (docs /docs), Temporal UI "
+            f"http://127.0.0.1:{settings.temporal_ui_port}; Ctrl-C stops all"
         )
         while not stopping:
-            for name, p in procs:
-                if p.poll() is not None:
-                    _say(f"{name} exited with {p.returncode}; stopping the rest")
-                    code = 1
-                    stopping = True
-            time.sleep(0.5)
-    except SystemExit as e:
+            supervisor.tend()
+            time.sleep(0.2)
+    except (SystemExit, CrashLoop) as e:
         _say(str(e))
         code = 1
     finally:
         _say("stopping")
-        for name, p in reversed(procs):  # API first, Temporal last
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    _say(f"{name} did not stop in 20s; killing it")
-                    p.kill()
-                    p.wait()
+        supervisor.stop()
         _say("stopped")
     return code
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 
@@ -130,4 +131,27 @@ async def test_slipway_up_restart_after_the_container_is_gone(procs: ProcessStac
         "slipway up restarted after its run's container vanished",
         f"run failed with a clear reason ({failed['failureReason']!r}), never stuck running",
         f"failed {took:.1f}s after the second start",
+    )
+
+
+async def test_slipway_up_restarts_a_killed_worker(procs: ProcessStack, report):
+    up = procs.up()
+    async with httpx.AsyncClient(base_url=procs.base_url, timeout=60) as http:
+        project = await create_project(http, make_remote(procs.root))
+        run = await create_run(http, project["id"], counting_prompt(LINES, 0.15))
+        await command(http, run["id"], "start")
+        await wait_for(lambda: _at_least(http, run["id"], 8))
+        worker_pid = int(up.text().split("worker running (pid ")[-1].split(")")[0])
+        killed_at = time.monotonic()
+        os.kill(worker_pid, signal.SIGKILL)
+        seen = len(await says(http, run["id"]))
+        await wait_for(lambda: _at_least(http, run["id"], seen + 1), timeout=60, interval=0.05)
+        recovery = time.monotonic() - killed_at
+        await wait_status(http, run["id"], "review", timeout=120)
+        figures = await assert_exact_timeline(http, run["id"], procs.root / "data", LINES)
+    assert up.alive() and "worker exited with status -9; restarting" in up.text()
+    report(
+        "slipway up: worker SIGKILL",
+        f"supervisor restarted the worker; {figures['agent_lines']} agent lines exactly once",
+        f"output flowing again {recovery:.1f}s after the SIGKILL",
     )
