@@ -81,11 +81,12 @@ async def start_run_workflow(
 async def command(
     client: Client,
     session: Session,
-    run: Run,
+    run_id: int,
     action: str,
     call: Callable[[WorkflowHandle[Any, Any]], Awaitable[RunState]],
 ) -> RunPublic:
     """Run one update on the run's workflow; refusals come back as 409 with currentStatus."""
+    run = get_run(session, run_id)
     assert run.id is not None
     handle = client.get_workflow_handle_for(RunWorkflow.run, workflow_id(run.id))
     try:

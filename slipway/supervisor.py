@@ -3,9 +3,11 @@ backoff, giving up on a crash loop), and stops them in reverse order."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +19,16 @@ CRASH_LOOP_RESTARTS = 5
 # A child that ran this long before dying was healthy: it restarts at once, backoff reset.
 STABLE_AFTER = 10.0
 STOP_TIMEOUT = 20.0
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the supervisor dies, even by SIGKILL, so no part of the
+    stack outlives it (Linux; elsewhere children must be stopped by hand)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class CrashLoop(RuntimeError):
@@ -47,7 +59,9 @@ class Supervisor:
 
     def _spawn(self, child: Child) -> None:
         # Own session: Ctrl-C reaches the supervisor only, which stops children in order.
-        child.popen = subprocess.Popen(child.cmd, env=self.env, start_new_session=True)
+        child.popen = subprocess.Popen(
+            child.cmd, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+        )
         child.restart_at = None
         child.started_at = time.monotonic()
         self.say(f"{child.name} running (pid {child.popen.pid})")

@@ -21,6 +21,17 @@ from tests.helpers import script
 LINES = 40
 
 
+async def _provisioned(stack: Stack, remote: Path) -> tuple[RunActivities, int, Any, Any]:
+    """A run row, its workspace and its container, made by the activities themselves."""
+    acts = RunActivities(stack.settings, stack.engine, stack.docker)
+    run_id = _make_run(stack, remote)
+    ws = await acts.prepare_workspace(
+        PrepareWorkspaceInput(run_id, 1, str(remote), f"slipway/run-{run_id}", "main")
+    )
+    prov = await acts.provision_container(ProvisionInput(run_id, 1, 1, ws.workspace))
+    return acts, run_id, ws, prov
+
+
 def _make_run(stack: Stack, remote: Path) -> int:
     with Session(stack.engine) as s:
         project = Project(name="p", repository_url=str(remote), default_branch="main")
@@ -39,12 +50,7 @@ def _make_run(stack: Stack, remote: Path) -> int:
 
 
 async def test_retried_turn_reattaches_and_adds_each_line_once(stack: Stack, remote: Path):
-    acts = RunActivities(stack.settings, stack.engine, stack.docker)
-    run_id = _make_run(stack, remote)
-    ws = await acts.prepare_workspace(
-        PrepareWorkspaceInput(run_id, 1, str(remote), f"slipway/run-{run_id}", "main")
-    )
-    prov = await acts.provision_container(ProvisionInput(run_id, 1, 1, ws.workspace))
+    acts, run_id, ws, prov = await _provisioned(stack, remote)
     # Retrying provisioning finds the same container instead of making a second one.
     assert (
         await acts.provision_container(ProvisionInput(run_id, 1, 1, ws.workspace))
@@ -83,12 +89,7 @@ async def test_retried_turn_reattaches_and_adds_each_line_once(stack: Stack, rem
 
 
 async def test_turn_fails_when_its_container_disappears(stack: Stack, remote: Path):
-    acts = RunActivities(stack.settings, stack.engine, stack.docker)
-    run_id = _make_run(stack, remote)
-    ws = await acts.prepare_workspace(
-        PrepareWorkspaceInput(run_id, 1, str(remote), f"slipway/run-{run_id}", "main")
-    )
-    prov = await acts.provision_container(ProvisionInput(run_id, 1, 1, ws.workspace))
+    acts, run_id, ws, prov = await _provisioned(stack, remote)
     turn = TurnInput(
         run_id,
         1,

@@ -103,44 +103,39 @@ def read_run(run_id: int, session: SessionDep) -> RunPublic:
 
 @router.post("/{run_id}/start", response_model=RunPublic)
 async def start_run(run_id: int, session: SessionDep, client: TemporalDep) -> RunPublic:
-    run = get_run(session, run_id)
     return await command(
-        client, session, run, "start", lambda h: h.execute_update(RunWorkflow.start)
+        client, session, run_id, "start", lambda h: h.execute_update(RunWorkflow.start)
     )
 
 
 @router.post("/{run_id}/pause", response_model=RunPublic)
 async def pause_run(run_id: int, session: SessionDep, client: TemporalDep) -> RunPublic:
     """Freezes the agent (`docker pause`) until resumed."""
-    run = get_run(session, run_id)
     return await command(
-        client, session, run, "pause", lambda h: h.execute_update(RunWorkflow.pause)
+        client, session, run_id, "pause", lambda h: h.execute_update(RunWorkflow.pause)
     )
 
 
 @router.post("/{run_id}/resume", response_model=RunPublic)
 async def resume_run(run_id: int, session: SessionDep, client: TemporalDep) -> RunPublic:
-    run = get_run(session, run_id)
     return await command(
-        client, session, run, "resume", lambda h: h.execute_update(RunWorkflow.resume)
+        client, session, run_id, "resume", lambda h: h.execute_update(RunWorkflow.resume)
     )
 
 
 @router.post("/{run_id}/cancel", response_model=RunPublic)
 async def cancel_run(run_id: int, session: SessionDep, client: TemporalDep) -> RunPublic:
     """Stops the agent and removes its container; the timeline stays."""
-    run = get_run(session, run_id)
     return await command(
-        client, session, run, "cancel", lambda h: h.execute_update(RunWorkflow.cancel)
+        client, session, run_id, "cancel", lambda h: h.execute_update(RunWorkflow.cancel)
     )
 
 
 @router.post("/{run_id}/retry", response_model=RunPublic)
 async def retry_run(run_id: int, session: SessionDep, client: TemporalDep) -> RunPublic:
     """A failed run starts again with the same prompt on a new branch."""
-    run = get_run(session, run_id)
     return await command(
-        client, session, run, "retry", lambda h: h.execute_update(RunWorkflow.retry)
+        client, session, run_id, "retry", lambda h: h.execute_update(RunWorkflow.retry)
     )
 
 
@@ -149,11 +144,10 @@ async def approve_run(
     run_id: int, session: SessionDep, client: TemporalDep, body: ApproveBody | None = None
 ) -> RunPublic:
     body = body or ApproveBody()
-    run = get_run(session, run_id)
     return await command(
         client,
         session,
-        run,
+        run_id,
         "approve",
         lambda h: h.execute_update(RunWorkflow.approve, ApproveInput(body.notes, body.commit)),
     )
@@ -164,11 +158,10 @@ async def reject_run(
     run_id: int, session: SessionDep, client: TemporalDep, body: RejectBody | None = None
 ) -> RunPublic:
     body = body or RejectBody()
-    run = get_run(session, run_id)
     return await command(
         client,
         session,
-        run,
+        run_id,
         "reject",
         lambda h: h.execute_update(RunWorkflow.reject, RejectInput(body.notes)),
     )
@@ -181,10 +174,9 @@ async def commit_run(
     """Commits the run's changes on its branch (needs approval). The message defaults to the
     run's title."""
     body = body or CommitBody()
-    run = get_run(session, run_id)
     req = CommitRequest(body.message, body.author_name, body.author_email)
     return await command(
-        client, session, run, "commit", lambda h: h.execute_update(RunWorkflow.commit, req)
+        client, session, run_id, "commit", lambda h: h.execute_update(RunWorkflow.commit, req)
     )
 
 
@@ -192,5 +184,6 @@ async def commit_run(
 async def push_run(run_id: int, session: SessionDep, client: TemporalDep) -> RunPublic:
     """Pushes the run branch to the project's remote (needs approval; commits first if the
     approved run is not committed yet)."""
-    run = get_run(session, run_id)
-    return await command(client, session, run, "push", lambda h: h.execute_update(RunWorkflow.push))
+    return await command(
+        client, session, run_id, "push", lambda h: h.execute_update(RunWorkflow.push)
+    )

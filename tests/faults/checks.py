@@ -9,7 +9,16 @@ from typing import Any
 import httpx
 
 from slipway.agents.stream_json import StreamJsonParser
-from tests.helpers import all_events, script
+from tests.helpers import (
+    all_events,
+    command,
+    create_project,
+    create_run,
+    make_remote,
+    says,
+    script,
+    wait_for,
+)
 
 AGENT_TYPES = {
     "agent_started",
@@ -56,3 +65,19 @@ async def assert_exact_timeline(
     exited = [e for e in events if e["eventType"] == "agent_exited"]
     assert len(exited) == 1 and exited[0]["data"]["lines"] == len(log)
     return {"events": len(events), "agent_lines": len(log)}
+
+
+async def at_least(http: httpx.AsyncClient, run_id: int, n: int) -> bool:
+    return len(await says(http, run_id)) >= n
+
+
+async def start_counting_run(
+    http: httpx.AsyncClient, root: Path, lines: int, interval: float, printed: int
+) -> dict[str, Any]:
+    """A project on a fresh remote and a started counting run that has printed `printed`
+    lines: the moment a fault test strikes."""
+    project = await create_project(http, make_remote(root))
+    run = await create_run(http, project["id"], counting_prompt(lines, interval))
+    await command(http, run["id"], "start")
+    await wait_for(lambda: at_least(http, run["id"], printed))
+    return run

@@ -114,12 +114,7 @@ class ProcessStack:
 
     def worker(self, host: str = "host-a", **extra: str) -> Proc:
         proc = self._start(f"worker-{host}", ["worker"], SLIPWAY_HOST_NAME=host, **extra)
-        deadline = time.monotonic() + 60
-        while "worker up" not in proc.text():
-            if not proc.alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"worker did not start:\n{proc.text()}")
-            time.sleep(0.1)
-        return proc
+        return _wait_for_line(proc, "worker up", 60)
 
     def api(self) -> Proc:
         proc = self._start("api", ["api"])
@@ -137,17 +132,22 @@ class ProcessStack:
     def up(self) -> Proc:
         """The whole embedded stack as `slipway up` runs it."""
         proc = self._start("up", ["up"])
-        deadline = time.monotonic() + 90
-        while "ready:" not in proc.text():
-            if not proc.alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"slipway up did not start:\n{proc.text()}")
-            time.sleep(0.1)
-        return proc
+        return _wait_for_line(proc, "ready:", 90)
 
     def close(self) -> None:
         for proc in reversed(self.procs):
             if proc.alive():
-                proc.kill()
+                # `up` is stopped as a user would, so it stops its children in order.
+                proc.stop() if proc.name == "up" else proc.kill()
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.log.name}\n{p.text()[-3000:]}" for p in self.procs)
+
+
+def _wait_for_line(proc: Proc, text: str, timeout: float) -> Proc:
+    deadline = time.monotonic() + timeout
+    while text not in proc.text():
+        if not proc.alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"{proc.name} did not start:\n{proc.text()}")
+        time.sleep(0.1)
+    return proc

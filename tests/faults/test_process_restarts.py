@@ -10,7 +10,12 @@ import time
 import docker
 import httpx
 
-from tests.faults.checks import assert_exact_timeline, counting_prompt
+from tests.faults.checks import (
+    assert_exact_timeline,
+    at_least,
+    counting_prompt,
+    start_counting_run,
+)
 from tests.faults.procs import ProcessStack
 from tests.helpers import (
     all_events,
@@ -28,10 +33,6 @@ LINES = 40
 CLIENTS = 3
 
 
-async def _at_least(http: httpx.AsyncClient, run_id: int, n: int) -> bool:
-    return len(await says(http, run_id)) >= n
-
-
 async def test_api_sigkill_while_sse_clients_stream(procs: ProcessStack, report):
     procs.server()
     procs.worker()
@@ -43,7 +44,7 @@ async def test_api_sigkill_while_sse_clients_stream(procs: ProcessStack, report)
             asyncio.create_task(follow_sse(procs.base_url, run["id"])) for _ in range(CLIENTS)
         ]
         await command(http, run["id"], "start")
-        await wait_for(lambda: _at_least(http, run["id"], 8))
+        await wait_for(lambda: at_least(http, run["id"], 8))
         api.kill()
         await asyncio.sleep(1)
         await asyncio.to_thread(procs.api)
@@ -67,10 +68,7 @@ async def test_temporal_server_stopped_and_restarted(procs: ProcessStack, report
     procs.worker()
     procs.api()
     async with httpx.AsyncClient(base_url=procs.base_url, timeout=60) as http:
-        project = await create_project(http, make_remote(procs.root))
-        run = await create_run(http, project["id"], counting_prompt(LINES, 0.15))
-        await command(http, run["id"], "start")
-        await wait_for(lambda: _at_least(http, run["id"], 8))
+        run = await start_counting_run(http, procs.root, LINES, 0.15, 8)
         stopped_at = time.monotonic()
         server.stop()
         await asyncio.sleep(3)
@@ -90,10 +88,7 @@ async def test_temporal_server_stopped_and_restarted(procs: ProcessStack, report
 async def test_slipway_up_ctrl_c_and_start_again(procs: ProcessStack, report):
     up = procs.up()
     async with httpx.AsyncClient(base_url=procs.base_url, timeout=60) as http:
-        project = await create_project(http, make_remote(procs.root))
-        run = await create_run(http, project["id"], counting_prompt(LINES, 0.15))
-        await command(http, run["id"], "start")
-        await wait_for(lambda: _at_least(http, run["id"], 8))
+        run = await start_counting_run(http, procs.root, LINES, 0.15, 8)
         up.popen.send_signal(signal.SIGINT)  # Ctrl-C
         assert up.popen.wait(60) == 0
         assert "stopped" in up.text()
@@ -112,10 +107,7 @@ async def test_slipway_up_ctrl_c_and_start_again(procs: ProcessStack, report):
 async def test_slipway_up_restart_after_the_container_is_gone(procs: ProcessStack, report):
     up = procs.up()
     async with httpx.AsyncClient(base_url=procs.base_url, timeout=60) as http:
-        project = await create_project(http, make_remote(procs.root))
-        run = await create_run(http, project["id"], counting_prompt(LINES, 0.15))
-        await command(http, run["id"], "start")
-        await wait_for(lambda: _at_least(http, run["id"], 5))
+        run = await start_counting_run(http, procs.root, LINES, 0.15, 5)
         up.popen.send_signal(signal.SIGINT)
         up.popen.wait(60)
         client = docker.from_env()
@@ -137,15 +129,12 @@ async def test_slipway_up_restart_after_the_container_is_gone(procs: ProcessStac
 async def test_slipway_up_restarts_a_killed_worker(procs: ProcessStack, report):
     up = procs.up()
     async with httpx.AsyncClient(base_url=procs.base_url, timeout=60) as http:
-        project = await create_project(http, make_remote(procs.root))
-        run = await create_run(http, project["id"], counting_prompt(LINES, 0.15))
-        await command(http, run["id"], "start")
-        await wait_for(lambda: _at_least(http, run["id"], 8))
+        run = await start_counting_run(http, procs.root, LINES, 0.15, 8)
         worker_pid = int(up.text().split("worker running (pid ")[-1].split(")")[0])
         killed_at = time.monotonic()
         os.kill(worker_pid, signal.SIGKILL)
         seen = len(await says(http, run["id"]))
-        await wait_for(lambda: _at_least(http, run["id"], seen + 1), timeout=60, interval=0.05)
+        await wait_for(lambda: at_least(http, run["id"], seen + 1), timeout=60, interval=0.05)
         recovery = time.monotonic() - killed_at
         await wait_status(http, run["id"], "review", timeout=120)
         figures = await assert_exact_timeline(http, run["id"], procs.root / "data", LINES)

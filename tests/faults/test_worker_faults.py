@@ -8,7 +8,12 @@ import time
 
 import httpx
 
-from tests.faults.checks import assert_exact_timeline, counting_prompt
+from tests.faults.checks import (
+    assert_exact_timeline,
+    at_least,
+    counting_prompt,
+    start_counting_run,
+)
 from tests.faults.procs import ProcessStack
 from tests.helpers import (
     all_events,
@@ -29,16 +34,13 @@ async def test_worker_sigkill_while_the_agent_prints(procs: ProcessStack, report
     procs.api()
     worker = procs.worker()
     async with httpx.AsyncClient(base_url=procs.base_url, timeout=60) as http:
-        project = await create_project(http, make_remote(procs.root))
-        run = await create_run(http, project["id"], counting_prompt(LINES, 0.25))
-        await command(http, run["id"], "start")
-        await wait_for(lambda: _at_least(http, run["id"], 10))
+        run = await start_counting_run(http, procs.root, LINES, 0.25, 10)
 
         killed_at = time.monotonic()
         worker.kill()
         seen = len(await says(http, run["id"]))
         await asyncio.to_thread(procs.worker)
-        await wait_for(lambda: _at_least(http, run["id"], seen + 1), timeout=60, interval=0.05)
+        await wait_for(lambda: at_least(http, run["id"], seen + 1), timeout=60, interval=0.05)
         recovery = time.monotonic() - killed_at
 
         await wait_status(http, run["id"], "review", timeout=120)
@@ -49,10 +51,6 @@ async def test_worker_sigkill_while_the_agent_prints(procs: ProcessStack, report
         f"seq 1..{figures['events']} gap-free",
         f"agent output flowing again {recovery:.1f}s after the SIGKILL",
     )
-
-
-async def _at_least(http: httpx.AsyncClient, run_id: int, n: int) -> bool:
-    return len(await says(http, run_id)) >= n
 
 
 async def test_worker_sigkill_while_provisioning(procs: ProcessStack, report):
