@@ -53,7 +53,10 @@ LABEL_RUN = "slipway.run"
 LABEL_PROJECT = "slipway.project"
 LABEL_ATTEMPT = "slipway.attempt"
 LABEL_QUEUE = "slipway.queue"
-TAIL_INTERVAL = 0.2
+# The tail polls fast while the agent is printing (or just started) and backs off when quiet.
+TAIL_INTERVAL_ACTIVE = 0.05
+TAIL_INTERVAL_QUIET = 0.25
+TAIL_ACTIVE_FOR = 2.0
 CONTAINER_CHECK_INTERVAL = 2.0
 READ_CHUNK = 1 << 20
 HEARTBEAT_EVERY = 1.0
@@ -346,7 +349,8 @@ class RunActivities:
             await asyncio.to_thread(self._launch_turn, container, inp, adapter, turns)
 
         started = time.time()
-        last_growth = time.monotonic()
+        last_growth = time.monotonic()  # idle clock; a paused agent is not idle
+        last_output = last_growth  # poll-rate clock
         last_check = 0.0
         while True:
             # The exit file is written after the log is closed, so checking it before the read
@@ -377,7 +381,7 @@ class RunActivities:
                         lines += 1
                 await asyncio.to_thread(append_events, self.engine, inp.run_id, drafts)
                 offset += complete
-                last_growth = time.monotonic()
+                last_growth = last_output = time.monotonic()
             activity.heartbeat({"offset": offset, "lines": lines, "parser": parser.state()})
             if at_end:
                 break
@@ -404,7 +408,8 @@ class RunActivities:
                     type=errors.AGENT_TOO_LONG,
                     non_retryable=True,
                 )
-            await asyncio.sleep(TAIL_INTERVAL)
+            active = time.monotonic() - last_output < TAIL_ACTIVE_FOR
+            await asyncio.sleep(TAIL_INTERVAL_ACTIVE if active else TAIL_INTERVAL_QUIET)
 
         exit_code = int(exit_file.read_text().strip() or "1")
         error = None
