@@ -595,6 +595,8 @@ class RunActivities:
     async def push(self, inp: PushInput) -> PushResult:
         try:
             sha = await heartbeating(gitops.push_branch, Path(inp.workspace), inp.branch)
+        except gitops.PushRejected as e:
+            raise ApplicationError(str(e), type=errors.PUSH_REJECTED, non_retryable=True) from e
         except gitops.GitError as e:
             raise _git_error(e) from e
         await heartbeating(failpoint, "push.done")

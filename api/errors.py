@@ -23,6 +23,7 @@ WORKFLOW_ERRORS: dict[str, tuple[int, str, str]] = {
         "The run cannot do that in its current status",
     ),
     "git_failed": (502, "git-failed", "The git operation failed"),
+    "push_rejected": (409, "push-rejected", "The remote rejected the push"),
 }
 
 

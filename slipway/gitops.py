@@ -23,6 +23,20 @@ class GitError(RuntimeError):
     pass
 
 
+class PushRejected(GitError):
+    """The remote refused the update (its branch has commits ours does not)."""
+
+
+def _explain(output: str, fallback: str) -> str:
+    """git's most telling line: an error or a rejection rather than the closing hint."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:", "!")):
+            return line
+    lines = [line for line in lines if not line.startswith("hint:")]
+    return lines[-1] if lines else fallback
+
+
 def normalize_repository_url(url: str) -> str:
     """Accepts a remote URL or a local path; returns what git should be given. Raises
     ValueError for anything git could mistake for an option or that we do not handle."""
@@ -68,8 +82,10 @@ def _run(args: list[str], cwd: Path | None = None, timeout: float = REMOTE_TIMEO
     except subprocess.TimeoutExpired as e:
         raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from e
     if proc.returncode != 0:
-        msg = (proc.stderr or proc.stdout).strip().splitlines()
-        raise GitError(msg[-1] if msg else f"git {args[0]} failed ({proc.returncode})")
+        message = _explain(proc.stderr + "\n" + proc.stdout, f"git {args[0]} failed")
+        if args[0] == "push" and "[rejected]" in proc.stdout + proc.stderr:
+            raise PushRejected(message)
+        raise GitError(message)
     return proc.stdout
 
 
@@ -242,9 +258,14 @@ def commit_all(
 def push_branch(workspace: Path, branch: str) -> str:
     """Push the run branch to origin; pushing what the remote already has is not an error."""
     sha = _run(["rev-parse", "HEAD"], cwd=workspace).strip()
-    _run(
-        ["push", "--porcelain", "origin", f"refs/heads/{branch}:refs/heads/{branch}"],
-        cwd=workspace,
-        timeout=600,
-    )
+    try:
+        _run(
+            ["push", "--porcelain", "origin", f"refs/heads/{branch}:refs/heads/{branch}"],
+            cwd=workspace,
+            timeout=600,
+        )
+    except PushRejected as e:
+        raise PushRejected(
+            f"the remote already has a branch {branch} with commits this run does not have ({e})"
+        ) from e
     return sha

@@ -193,3 +193,41 @@ async def test_reject_ends_the_run(stack: Stack, remote: Path):
     assert rejected["status"] == "rejected" and rejected["reviewNotes"] == "not needed"
     assert (await command(http, run["id"], "approve", expect=409))["currentStatus"] == "rejected"
     assert f"slipway/run-{run['id']}" not in remote_branches(remote)
+
+
+async def test_push_rejected_by_the_remote_is_a_409_that_says_why(stack: Stack, remote: Path):
+    http = stack.http
+    project = await create_project(http, remote)
+    run = await create_run(http, project["id"], script("write mine.txt", "x", "EOF"))
+    branch = f"slipway/run-{run['id']}"
+    # Someone else's work already sits on the run's branch name in the remote.
+    other = remote.parent / "other"
+    subprocess.run(["git", "clone", "-q", str(remote), str(other)], check=True)
+    (other / "theirs.txt").write_text("y\n")
+    subprocess.run(["git", "-C", str(other), "add", "."], check=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(other),
+            "-c",
+            "user.name=o",
+            "-c",
+            "user.email=o@o",
+            "commit",
+            "-qm",
+            "theirs",
+        ],
+        check=True,
+    )
+    subprocess.run(["git", "-C", str(other), "push", "-q", "origin", f"HEAD:{branch}"], check=True)
+
+    await command(http, run["id"], "start")
+    await wait_status(http, run["id"], "review")
+    await command(http, run["id"], "approve", {"commit": True})
+    problem = await command(http, run["id"], "push", expect=409)
+    assert problem["type"].endswith("/push-rejected")
+    assert problem["currentStatus"] == "committed"
+    assert f"already has a branch {branch}" in problem["detail"]
+    assert "hint:" not in problem["detail"]
+    assert (await http.get(f"/api/runs/{run['id']}")).json()["status"] == "committed"

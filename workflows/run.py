@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
 
 INVALID_TRANSITION = "invalid_transition"
 GIT_FAILED = "git_failed"
+PUSH_REJECTED = "push_rejected"
 HOST_LOST = "host_lost"
 
 S = RunStatus
@@ -458,8 +459,11 @@ class RunWorkflow:
                     timeouts.GIT_PUSH,
                 )
             except ActivityError as e:
+                rejected = isinstance(e.cause, ApplicationError) and e.cause.type == PUSH_REJECTED
                 raise ApplicationError(
-                    f"push failed: {self._failure_reason(e)}", type=GIT_FAILED, non_retryable=True
+                    f"push failed: {self._failure_reason(e)}",
+                    type=PUSH_REJECTED if rejected else GIT_FAILED,
+                    non_retryable=True,
                 ) from e
             await self._set_status(S.PUSHED)
         return self.state()
