@@ -29,6 +29,8 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # An SSE stream with nothing to send says `: ping` this often, so proxies keep it open.
+    sse_ping_seconds: int = 15
 
     agent_image: str = DEFAULT_AGENT_IMAGE
     agent_base_image: str = DEFAULT_AGENT_BASE_IMAGE

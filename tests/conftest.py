@@ -119,6 +119,7 @@ async def stack(
         turn_idle_timeout_seconds=120,
         # Tests trigger the reconciler when they want it (Stack.reconcile).
         reconcile_interval_seconds=3600,
+        sse_ping_seconds=1,
     )
     workers = build_workers(temporal_env.client, settings)
     schedule = await ensure_reconcile_schedule(temporal_env.client, settings)

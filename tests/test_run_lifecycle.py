@@ -231,3 +231,38 @@ async def test_push_rejected_by_the_remote_is_a_409_that_says_why(stack: Stack, 
     assert f"already has a branch {branch}" in problem["detail"]
     assert "hint:" not in problem["detail"]
     assert (await http.get(f"/api/runs/{run['id']}")).json()["status"] == "committed"
+
+
+async def test_idle_stream_pings_and_event_filters(stack: Stack, remote: Path):
+    http = stack.http
+    project = await create_project(http, remote)
+    run = await create_run(
+        http, project["id"], script("write a.txt", "x", "EOF", "write b.txt", "y", "EOF")
+    )
+    # A draft has nothing to say yet: its stream stays open and pings.
+    pings = 0
+    async with http.stream("GET", f"/api/runs/{run['id']}/events/stream") as response:
+        async for line in response.aiter_lines():
+            if line.startswith(":"):
+                pings += 1
+                if pings == 2:
+                    break
+    assert pings == 2
+
+    await command(http, run["id"], "start")
+    await wait_status(http, run["id"], "review")
+    url = f"/api/runs/{run['id']}/events"
+    files = (await http.get(url, params={"eventTypes": "file_updated,summary_ready"})).json()
+    assert [e["eventType"] for e in files["data"]] == [
+        "file_updated",
+        "file_updated",
+        "summary_ready",
+    ]
+    on_a = (await http.get(url, params={"path": "a.txt"})).json()["data"]
+    assert on_a and all(e["path"] == "a.txt" for e in on_a)
+    assert {e["eventType"] for e in on_a} == {"tool_use", "tool_result", "file_updated"}
+    assert (await http.get(url, params={"severity": "error"})).json()["data"] == []
+    page = (await http.get(url, params={"limit": 3})).json()
+    assert len(page["data"]) == 3 and page["meta"]["nextCursor"] == str(page["data"][-1]["id"])
+    rest = (await http.get(url, params={"since": page["meta"]["nextCursor"]})).json()["data"]
+    assert rest[0]["seq"] == 4

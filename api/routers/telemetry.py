@@ -33,7 +33,6 @@ router = APIRouter(prefix="/api/runs", tags=["telemetry"])
 
 STREAM_POLL_SECONDS = 0.2
 STREAM_BATCH = 500
-PING_SECONDS = 15
 
 
 def _event_query(
@@ -139,7 +138,7 @@ async def stream_events(
 
     return EventSourceResponse(
         events(),
-        ping=PING_SECONDS,
+        ping=state.settings.sse_ping_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="ping"),
         send_timeout=30,
     )
