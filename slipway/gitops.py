@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
-GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
+GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_ASKPASS": "true",
+    "LC_ALL": "C",
+    # Whatever URL a client sends, git uses no transport but these (never `ext::` and kin).
+    "GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh",
+}
 REMOTE_TIMEOUT = 60
 TRAILER = "Slipway-Run"
 
@@ -44,8 +51,6 @@ def normalize_repository_url(url: str) -> str:
     if not url or url.startswith("-") or "\n" in url or "\x00" in url:
         raise ValueError("repositoryUrl must be a git URL or a local path")
     if _URL.match(url) or _SCP_LIKE.match(url):
-        if url.startswith("file://"):
-            return url
         return url
     if "://" in url:
         raise ValueError("repositoryUrl scheme must be https, http, ssh, git or file")
@@ -141,12 +146,8 @@ def prepare_workspace(url: str, workspace: Path, branch: str, base_branch: str) 
 
 
 def _rmtree(path: Path) -> None:
-    import shutil
-
+    # Containers run as the worker's own uid, so everything they wrote is ours to remove.
     shutil.rmtree(path, ignore_errors=True)
-    if path.exists():
-        # Files written by a container as another user: remove them via git's own cleanup.
-        subprocess.run(["rm", "-rf", str(path)], check=False)
 
 
 @dataclass

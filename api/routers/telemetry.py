@@ -145,7 +145,7 @@ async def stream_events(
 
 
 def _wants_text(accept: str | None) -> bool:
-    return bool(accept) and ("text/x-diff" in accept or "text/plain" in accept)  # type: ignore[operator]
+    return accept is not None and ("text/x-diff" in accept or "text/plain" in accept)
 
 
 def _ready(run: Run) -> None:
