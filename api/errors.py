@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from activities import errors as error_types
+
 log = logging.getLogger("slipway.api")
 
 PROBLEM_BASE = "https://slipway.dev/problems/"
@@ -17,13 +19,13 @@ PROBLEM_JSON = "application/problem+json"
 
 # ApplicationError.type raised by workflows -> (HTTP status, problem slug, title)
 WORKFLOW_ERRORS: dict[str, tuple[int, str, str]] = {
-    "invalid_transition": (
+    error_types.INVALID_TRANSITION: (
         409,
         "invalid-transition",
         "The run cannot do that in its current status",
     ),
-    "git_failed": (502, "git-failed", "The git operation failed"),
-    "push_rejected": (409, "push-rejected", "The remote rejected the push"),
+    error_types.GIT_FAILED: (502, "git-failed", "The git operation failed"),
+    error_types.PUSH_REJECTED: (409, "push-rejected", "The remote rejected the push"),
 }
 
 

@@ -12,6 +12,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
 
 with workflow.unsafe.imports_passed_through():
+    from activities import errors
     from activities.run_activities import RunActivities
     from activities.types import (
         CommitInput,
@@ -26,11 +27,6 @@ with workflow.unsafe.imports_passed_through():
     from slipway.statuses import TERMINAL, RunStatus
     from workflows import search_attributes as sa
     from workflows import timeouts
-
-INVALID_TRANSITION = "invalid_transition"
-GIT_FAILED = "git_failed"
-PUSH_REJECTED = "push_rejected"
-HOST_LOST = "host_lost"
 
 S = RunStatus
 
@@ -88,7 +84,7 @@ def _invalid(action: str, current: str) -> ApplicationError:
     return ApplicationError(
         f"cannot {action} a run that is {current}",
         {"currentStatus": current, "action": action},
-        type=INVALID_TRANSITION,
+        type=errors.INVALID_TRANSITION,
         non_retryable=True,
     )
 
@@ -218,7 +214,7 @@ class RunWorkflow:
             # Nothing more can reach that host; its reconciler cleans up when it is back.
             self._host_is_lost = True
             return (
-                f"{HOST_LOST}: no worker of host {self._host} picked up the run's work for "
+                f"{errors.HOST_LOST}: no worker of host {self._host} picked up the run's work for "
                 f"{self._host_lost_timeout.total_seconds():.0f}s"
             )
         return _reason(err)
@@ -459,10 +455,12 @@ class RunWorkflow:
                     timeouts.GIT_PUSH,
                 )
             except ActivityError as e:
-                rejected = isinstance(e.cause, ApplicationError) and e.cause.type == PUSH_REJECTED
+                rejected = (
+                    isinstance(e.cause, ApplicationError) and e.cause.type == errors.PUSH_REJECTED
+                )
                 raise ApplicationError(
                     f"push failed: {self._failure_reason(e)}",
-                    type=PUSH_REJECTED if rejected else GIT_FAILED,
+                    type=errors.PUSH_REJECTED if rejected else errors.GIT_FAILED,
                     non_retryable=True,
                 ) from e
             await self._set_status(S.PUSHED)
@@ -488,7 +486,9 @@ class RunWorkflow:
             )
         except ActivityError as e:
             raise ApplicationError(
-                f"commit failed: {self._failure_reason(e)}", type=GIT_FAILED, non_retryable=True
+                f"commit failed: {self._failure_reason(e)}",
+                type=errors.GIT_FAILED,
+                non_retryable=True,
             ) from e
         self._commit_sha = result.sha
         await self._set_status(S.COMMITTED)
