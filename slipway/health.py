@@ -7,31 +7,19 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from slipway.db import ContainerObservation, utcnow
-from slipway.statuses import RunStatus
+from slipway.statuses import ACTIONS, RunStatus
 
 S = RunStatus
-
-ACTIONS: dict[str, list[str]] = {
-    S.DRAFT: ["start", "cancel"],
-    S.QUEUED: ["cancel"],
-    S.PROVISIONING: ["cancel"],
-    S.RUNNING: ["pause", "cancel"],
-    S.PAUSED: ["resume", "cancel"],
-    S.REVIEW: ["approve", "reject", "cancel"],
-    S.APPROVED: ["commit", "push", "cancel"],
-    S.COMMITTED: ["push", "cancel"],
-    S.FAILED: ["retry", "cancel"],
-    S.PUSHED: [],
-    S.REJECTED: [],
-    S.CANCELLED: [],
-}
 
 # Statuses in which the run's container should exist and be up.
 NEEDS_CONTAINER = frozenset({S.RUNNING, S.PAUSED})
 
 
 def available_actions(status: str) -> list[str]:
-    return list(ACTIONS.get(status, []))
+    try:
+        return list(ACTIONS[RunStatus(status)])
+    except ValueError:
+        return []
 
 
 def health_of(status: str, container_status: str | None) -> str:

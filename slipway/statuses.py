@@ -36,3 +36,21 @@ AT_REST = frozenset(
         RunStatus.CANCELLED,
     }
 )
+
+
+# The commands each status accepts: the workflow's update validators and the health
+# endpoint's `availableActions` both read this one table.
+ACTIONS: dict[RunStatus, tuple[str, ...]] = {
+    RunStatus.DRAFT: ("start", "cancel"),
+    RunStatus.QUEUED: ("cancel",),
+    RunStatus.PROVISIONING: ("cancel",),
+    RunStatus.RUNNING: ("pause", "cancel"),
+    RunStatus.PAUSED: ("resume", "cancel"),
+    RunStatus.REVIEW: ("approve", "reject", "cancel"),
+    RunStatus.APPROVED: ("commit", "push", "cancel"),
+    RunStatus.COMMITTED: ("push", "cancel"),
+    RunStatus.FAILED: ("retry", "cancel"),
+    RunStatus.PUSHED: (),
+    RunStatus.REJECTED: (),
+    RunStatus.CANCELLED: (),
+}

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
         SummariseInput,
         TurnInput,
     )
-    from slipway.statuses import TERMINAL, RunStatus
+    from slipway.statuses import ACTIONS, TERMINAL, RunStatus
     from workflows import search_attributes as sa
     from workflows import timeouts
 
@@ -324,25 +324,25 @@ class RunWorkflow:
 
     # ---- commands -----------------------------------------------------------------------
 
-    def _require(self, action: str, *allowed: RunStatus) -> None:
-        if self._status not in allowed:
+    def _require(self, action: str) -> None:
+        if action not in ACTIONS[self._status]:
             raise _invalid(action, self._status.value)
 
     @workflow.update
     async def start(self) -> RunState:
         async with self._command_lock:
-            self._require("start", S.DRAFT)
+            self._require("start")
             await self._set_status(S.QUEUED)
         return self.state()
 
     @start.validator
     def _validate_start(self) -> None:
-        self._require("start", S.DRAFT)
+        self._require("start")
 
     @workflow.update
     async def pause(self) -> RunState:
         async with self._command_lock:
-            self._require("pause", S.RUNNING)
+            self._require("pause")
             assert self._container
             await self._on_host(
                 RunActivities.pause_container,
@@ -355,12 +355,12 @@ class RunWorkflow:
 
     @pause.validator
     def _validate_pause(self) -> None:
-        self._require("pause", S.RUNNING)
+        self._require("pause")
 
     @workflow.update
     async def resume(self) -> RunState:
         async with self._command_lock:
-            self._require("resume", S.PAUSED)
+            self._require("resume")
             assert self._container
             await self._on_host(
                 RunActivities.unpause_container,
@@ -373,11 +373,11 @@ class RunWorkflow:
 
     @resume.validator
     def _validate_resume(self) -> None:
-        self._require("resume", S.PAUSED)
+        self._require("resume")
 
     @workflow.update
     async def cancel(self) -> RunState:
-        self._require("cancel", *[s for s in S if s not in TERMINAL])
+        self._require("cancel")
         self._cancel_requested = True
         if self._status in (S.DRAFT, S.REVIEW, S.APPROVED, S.COMMITTED, S.FAILED):
             async with self._command_lock:
@@ -391,25 +391,24 @@ class RunWorkflow:
 
     @cancel.validator
     def _validate_cancel(self) -> None:
-        if self._status in TERMINAL:
-            raise _invalid("cancel", self._status.value)
+        self._require("cancel")
 
     @workflow.update
     async def retry(self) -> RunState:
         async with self._command_lock:
-            self._require("retry", S.FAILED)
+            self._require("retry")
             self._commit_sha = None
             await self._set_status(S.QUEUED)
         return self.state()
 
     @retry.validator
     def _validate_retry(self) -> None:
-        self._require("retry", S.FAILED)
+        self._require("retry")
 
     @workflow.update
     async def approve(self, inp: ApproveInput) -> RunState:
         async with self._command_lock:
-            self._require("approve", S.REVIEW)
+            self._require("approve")
             await self._set_status(S.APPROVED, review_notes=inp.notes)
             if inp.commit:
                 await self._commit(CommitRequest())
@@ -417,34 +416,34 @@ class RunWorkflow:
 
     @approve.validator
     def _validate_approve(self, inp: ApproveInput) -> None:
-        self._require("approve", S.REVIEW)
+        self._require("approve")
 
     @workflow.update
     async def reject(self, inp: RejectInput) -> RunState:
         async with self._command_lock:
-            self._require("reject", S.REVIEW)
+            self._require("reject")
             await self._set_status(S.REJECTED, review_notes=inp.notes)
         return self.state()
 
     @reject.validator
     def _validate_reject(self, inp: RejectInput) -> None:
-        self._require("reject", S.REVIEW)
+        self._require("reject")
 
     @workflow.update
     async def commit(self, inp: CommitRequest) -> RunState:
         async with self._command_lock:
-            self._require("commit", S.APPROVED)
+            self._require("commit")
             await self._commit(inp)
         return self.state()
 
     @commit.validator
     def _validate_commit(self, inp: CommitRequest) -> None:
-        self._require("commit", S.APPROVED)
+        self._require("commit")
 
     @workflow.update
     async def push(self) -> RunState:
         async with self._command_lock:
-            self._require("push", S.APPROVED, S.COMMITTED)
+            self._require("push")
             if self._status == S.APPROVED:
                 await self._commit(CommitRequest())
             assert self._workspace and self._branch
@@ -468,7 +467,7 @@ class RunWorkflow:
 
     @push.validator
     def _validate_push(self) -> None:
-        self._require("push", S.APPROVED, S.COMMITTED)
+        self._require("push")
 
     async def _commit(self, req: CommitRequest) -> None:
         assert self._workspace
