@@ -217,7 +217,7 @@ class ReconcileActivities:
     def _why_stale(run: Run | None, attempt: int) -> str | None:
         if run is None:
             return "unknown run"
-        if run.status in TERMINAL or run.status in AT_REST:
+        if run.status in AT_REST:  # terminal statuses are at rest too
             return f"run is {run.status}"
         if attempt < run.attempt:
             return f"superseded by attempt {run.attempt}"
