@@ -138,3 +138,27 @@ async def test_projects_crud_and_pagination(stack: Stack, remote: Path, tmp_path
     assert ids[0] not in [
         p["id"] for p in (await http.get("/api/projects", params={"limit": 200})).json()["data"]
     ]
+
+
+async def test_runs_pagination_newest_first_with_filters(stack: Stack, remote: Path):
+    http = stack.http
+    project = await create_project(http, remote)
+    ids = [(await create_run(http, project["id"], script("say hi")))["id"] for _ in range(3)]
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params = {"projectId": project["id"], "status": "draft", "limit": 2}
+        page = (
+            await http.get("/api/runs", params={**params, **({"cursor": cursor} if cursor else {})})
+        ).json()
+        seen += [r["id"] for r in page["data"]]
+        cursor = page["meta"]["nextCursor"]
+        if not cursor:
+            break
+    assert seen == sorted(ids, reverse=True)
+    for run_id in ids:
+        await http.post(f"/api/runs/{run_id}/cancel")
+    cancelled = (
+        await http.get("/api/runs", params={"projectId": project["id"], "status": "cancelled"})
+    ).json()
+    assert sorted(r["id"] for r in cancelled["data"]) == ids

@@ -8,8 +8,8 @@ from sqlmodel import col, select
 
 from api.deps import SessionDep
 from api.errors import Problem, not_found
-from api.pagination import decode_cursor, encode_cursor
-from api.schemas import Page, PageMeta, ProjectCreate, ProjectPublic, ProjectUpdate
+from api.pagination import decode_cursor, page_of
+from api.schemas import Page, ProjectCreate, ProjectPublic, ProjectUpdate
 from slipway import gitops
 from slipway.db import Project, utcnow
 
@@ -62,13 +62,7 @@ def list_projects(
     query = select(Project).where(col(Project.archived_at).is_(None)).order_by(col(Project.id))
     if after is not None:
         query = query.where(col(Project.id) > after)
-    rows = list(session.exec(query.limit(limit + 1)).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1].id) if more and rows and rows[-1].id else None
-    return Page(
-        data=[ProjectPublic.model_validate(r) for r in rows], meta=PageMeta(next_cursor=next_cursor)
-    )
+    return page_of(session, query, limit, ProjectPublic.model_validate)
 
 
 @router.post("", response_model=ProjectPublic, status_code=201)

@@ -7,14 +7,13 @@ from sqlmodel import col, select
 
 from api.deps import SessionDep, StateDep, TemporalDep
 from api.errors import Problem
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import decode_cursor, page_of
 from api.routers.projects import get_project
 from api.runs_service import command, get_run, run_public, start_run_workflow
 from api.schemas import (
     ApproveBody,
     CommitBody,
     Page,
-    PageMeta,
     RejectBody,
     RunCreate,
     RunPublic,
@@ -89,11 +88,7 @@ def list_runs(
         query = query.where(Run.status == status.value)
     if before is not None:
         query = query.where(col(Run.id) < before)
-    rows = list(session.exec(query.limit(limit + 1)).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1].id) if more and rows and rows[-1].id else None
-    return Page(data=[run_public(session, r) for r in rows], meta=PageMeta(next_cursor=next_cursor))
+    return page_of(session, query, limit, lambda r: run_public(session, r))
 
 
 @router.get("/{run_id}", response_model=RunPublic)

@@ -15,13 +15,12 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import SessionDep, StateDep
 from api.errors import Problem, not_found
-from api.pagination import MAX_LIMIT
+from api.pagination import MAX_LIMIT, page_of
 from api.runs_service import get_run
 from api.schemas import (
     DiffPublic,
     EventPublic,
     Page,
-    PageMeta,
     RunFileDetail,
     RunFilePublic,
     SummaryPublic,
@@ -66,15 +65,9 @@ def list_events(
 ) -> Page[EventPublic]:
     get_run(session, run_id)
     types = [t.strip() for t in event_types.split(",") if t.strip()] if event_types else None
-    rows = list(
-        session.exec(_event_query(run_id, since, types, severity, path).limit(limit + 1)).all()
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(
-        data=[EventPublic.model_validate(r) for r in rows],
-        meta=PageMeta(next_cursor=str(rows[-1].id) if more and rows else None),
-    )
+    # Event cursors are plain ids: the same ids SSE sends, so either can resume the other.
+    query = _event_query(run_id, since, types, severity, path)
+    return page_of(session, query, limit, EventPublic.model_validate, cursor_of=str)
 
 
 def _fetch(engine: Engine, run_id: int, after: int) -> tuple[list[AgentEvent], str | None]:
