@@ -483,7 +483,8 @@ class RunActivities:
         try:
             snap = gitops.snapshot(workspace)
             changes = gitops.changes_between(workspace, inp.base_sha, snap)
-            diff = gitops.full_diff(workspace, inp.base_sha, snap)
+            # git lists files in the same order for --numstat and for the diff itself.
+            diff = "".join(c.diff for c in changes)
         except gitops.GitError as e:
             raise _git_error(e) from e
         with Session(self.engine) as session:

@@ -218,10 +218,6 @@ def changes_between(workspace: Path, base: str, head: str) -> list[FileChange]:
     return changes
 
 
-def full_diff(workspace: Path, base: str, head: str) -> str:
-    return _run(["diff", "--no-renames", base, head], cwd=workspace)
-
-
 def commit_all(
     workspace: Path, run_id: int, message: str, author_name: str, author_email: str
 ) -> str:
