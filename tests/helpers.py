@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import docker
 import httpx
+from docker.models.containers import Container
 
 GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com"]
 
@@ -46,6 +48,14 @@ def remote_branches(bare: Path) -> list[str]:
         check=True,
     ).stdout
     return out.split()
+
+
+def run_containers(
+    client: docker.DockerClient, task_queue: str, run_id: int, running_only: bool = False
+) -> list[Container]:
+    """The containers of one run of one installation (its task queue), as Docker labels them."""
+    labels = [f"slipway.run={run_id}", f"slipway.queue={task_queue}"]
+    return client.containers.list(all=not running_only, filters={"label": labels})
 
 
 def script(*lines: str) -> str:

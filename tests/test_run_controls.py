@@ -11,16 +11,14 @@ from tests.helpers import (
     command,
     create_project,
     create_run,
+    run_containers,
     script,
     wait_status,
 )
 
 
 def _containers(stack: Stack, run_id: int) -> list:
-    return stack.docker.containers.list(
-        all=True,
-        filters={"label": [f"slipway.run={run_id}", f"slipway.queue={stack.settings.task_queue}"]},
-    )
+    return run_containers(stack.docker, stack.settings.task_queue, run_id)
 
 
 async def _wait_for_event(stack: Stack, run_id: int, text: str, timeout: float = 60) -> None:

@@ -17,6 +17,7 @@ from tests.helpers import (
     read_sse,
     remote_branches,
     remote_file,
+    run_containers,
     script,
     wait_status,
 )
@@ -113,10 +114,7 @@ async def test_run_from_draft_to_pushed_branch_with_resumed_sse(stack: Stack, re
     assert summary["additions"] == 2
 
     # The agent's container is gone once the run is in review.
-    assert not stack.docker.containers.list(
-        all=True,
-        filters={"label": [f"slipway.run={run_id}", f"slipway.queue={stack.settings.task_queue}"]},
-    )
+    assert not run_containers(stack.docker, stack.settings.task_queue, run_id)
 
     # Git actions are refused before approval, then happen once each.
     refused = await command(http, run_id, "commit", expect=409)

@@ -15,6 +15,7 @@ from tests.helpers import (
     create_project,
     create_run,
     make_remote,
+    run_containers,
     says,
     script,
     wait_for,
@@ -29,8 +30,9 @@ async def test_container_killed_or_removed_from_outside(stack: Stack, tmp_path, 
     run = await create_run(http, project["id"], script("say working", "sleep 120"))
     await command(http, run["id"], "start")
     await wait_for(lambda: says(http, run["id"]))
-    labels = [f"slipway.run={run['id']}", f"slipway.queue={stack.settings.task_queue}"]
-    [container] = stack.docker.containers.list(filters={"label": labels})
+    [container] = run_containers(
+        stack.docker, stack.settings.task_queue, run["id"], running_only=True
+    )
     hit_at = time.monotonic()
     if how == "docker kill":
         container.kill()

@@ -24,6 +24,7 @@ from tests.helpers import (
     create_run,
     follow_sse,
     make_remote,
+    run_containers,
     says,
     wait_for,
     wait_status,
@@ -110,9 +111,7 @@ async def test_slipway_up_restart_after_the_container_is_gone(procs: ProcessStac
         run = await start_counting_run(http, procs.root, LINES, 0.15, 5)
         up.popen.send_signal(signal.SIGINT)
         up.popen.wait(60)
-        client = docker.from_env()
-        labels = [f"slipway.run={run['id']}", f"slipway.queue={procs.task_queue}"]
-        for c in client.containers.list(all=True, filters={"label": labels}):
+        for c in run_containers(docker.from_env(), procs.task_queue, run["id"]):
             c.remove(force=True)  # as after a reboot that took the container with it
         started_again = time.monotonic()
         await asyncio.to_thread(procs.up)

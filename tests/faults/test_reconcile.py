@@ -10,7 +10,16 @@ from sqlmodel import Session
 
 from slipway.db import Run
 from tests.conftest import Stack
-from tests.helpers import command, create_project, create_run, says, script, wait_for, wait_status
+from tests.helpers import (
+    command,
+    create_project,
+    create_run,
+    run_containers,
+    says,
+    script,
+    wait_for,
+    wait_status,
+)
 
 
 def _stray(stack: Stack, run_id: int, attempt: int = 1):  # type: ignore[no-untyped-def]
@@ -47,10 +56,8 @@ async def test_reconciler_removes_stray_containers_and_keeps_live_ones(
 
     removed = {r["container"]: r["reason"] for r in pass_.containers_removed}
     assert removed == {unknown.name: "unknown run", of_review_run.name: "run is review"}
-    live_containers = stack.docker.containers.list(
-        filters={
-            "label": [f"slipway.run={live['id']}", f"slipway.queue={stack.settings.task_queue}"]
-        }
+    live_containers = run_containers(
+        stack.docker, stack.settings.task_queue, live["id"], running_only=True
     )
     assert len(live_containers) == 1  # the running run's container is left alone
 

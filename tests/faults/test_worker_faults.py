@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import time
 
+import docker
 import httpx
 
 from tests.faults.checks import (
@@ -21,6 +22,7 @@ from tests.helpers import (
     create_project,
     create_run,
     make_remote,
+    run_containers,
     says,
     wait_for,
     wait_status,
@@ -127,11 +129,7 @@ async def test_worker_sigkill_during_commit_and_push(procs: ProcessStack, report
 
 
 def procs_containers(procs: ProcessStack, run_id: int) -> list[str]:
-    import docker
-
-    client = docker.from_env()
-    labels = [f"slipway.run={run_id}", f"slipway.queue={procs.task_queue}"]
-    return [c.id for c in client.containers.list(all=True, filters={"label": labels})]
+    return [c.id for c in run_containers(docker.from_env(), procs.task_queue, run_id)]
 
 
 def _reached(proc, name: str):  # type: ignore[no-untyped-def]
