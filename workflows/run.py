@@ -341,17 +341,7 @@ class RunWorkflow:
 
     @workflow.update
     async def pause(self) -> RunState:
-        async with self._command_lock:
-            self._require("pause")
-            assert self._container
-            await self._on_host(
-                RunActivities.pause_container,
-                ContainerInput(self._input.run_id, self._attempt, self._container),
-                timeouts.CONTAINER_COMMAND,
-            )
-            if self._status == S.RUNNING:
-                await self._set_status(S.PAUSED)
-        return self.state()
+        return await self._freeze("pause", RunActivities.pause_container, S.RUNNING, S.PAUSED)
 
     @pause.validator
     def _validate_pause(self) -> None:
@@ -359,16 +349,23 @@ class RunWorkflow:
 
     @workflow.update
     async def resume(self) -> RunState:
+        return await self._freeze("resume", RunActivities.unpause_container, S.PAUSED, S.RUNNING)
+
+    async def _freeze(
+        self, action: str, activity: Any, before: RunStatus, after: RunStatus
+    ) -> RunState:
+        """Pause or resume: `docker (un)pause` on the run's host, then the status, unless the
+        turn ended meanwhile."""
         async with self._command_lock:
-            self._require("resume")
+            self._require(action)
             assert self._container
             await self._on_host(
-                RunActivities.unpause_container,
+                activity,
                 ContainerInput(self._input.run_id, self._attempt, self._container),
                 timeouts.CONTAINER_COMMAND,
             )
-            if self._status == S.PAUSED:
-                await self._set_status(S.RUNNING)
+            if self._status == before:
+                await self._set_status(after)
         return self.state()
 
     @resume.validator
