@@ -349,6 +349,7 @@ class RunActivities:
             await asyncio.to_thread(self._launch_turn, container, inp, adapter, turns)
 
         started = time.time()
+        turn_started: float | None = None
         last_growth = time.monotonic()  # idle clock; a paused agent is not idle
         last_output = last_growth  # poll-rate clock
         last_check = 0.0
@@ -401,8 +402,9 @@ class RunActivities:
                         type=errors.AGENT_IDLE,
                         non_retryable=True,
                     )
-            turn_started = pid_file.stat().st_mtime if pid_file.exists() else started
-            if time.time() - turn_started > self.settings.turn_max_seconds:
+            if turn_started is None and pid_file.exists():
+                turn_started = pid_file.stat().st_mtime  # when the agent really started
+            if time.time() - (turn_started or started) > self.settings.turn_max_seconds:
                 raise ApplicationError(
                     f"the agent ran longer than {self.settings.turn_max_seconds:.0f}s",
                     type=errors.AGENT_TOO_LONG,
